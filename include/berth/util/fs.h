@@ -1,0 +1,28 @@
+#pragma once
+// Small, safe filesystem helpers: atomic writes, recursive removal by fd (never follows
+// symlinks), mkdir -p with a mode.
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::fs {
+
+std::string read_file(const std::string& path);                 // throws SysError
+std::optional<std::string> read_file_if_exists(const std::string& path);
+// Write to a temp file beside path, optionally fsync, then rename over path.
+void write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0600,
+                       bool sync = false);
+void write_file(const std::string& path, const std::string& data, mode_t mode = 0644);
+void mkdir_p(const std::string& path, mode_t mode = 0755);       // existing dirs are left as they are
+// Remove a tree without following symlinks or crossing into other mounts; a missing path is fine.
+void remove_tree(const std::string& path);
+bool exists(const std::string& path);
+bool is_dir(const std::string& path);
+std::vector<std::string> list_dir(const std::string& path);      // names, sorted; missing dir → empty
+std::string dirname(const std::string& path);
+std::string basename(const std::string& path);
+std::string join(const std::string& a, const std::string& b);
+
+}  // namespace berth::fs

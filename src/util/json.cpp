@@ -1,0 +1,21 @@
+#include "berth/util/json.h"
+
+#include "berth/util/error.h"
+#include "berth/util/fs.h"
+
+namespace berth {
+
+json load_json_file(const std::string& path) {
+  std::string text = fs::read_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(path + ": invalid JSON: " + e.what(), "remove or repair the file");
+  }
+}
+
+void save_json_atomic(const std::string& path, const json& j, bool sync) {
+  fs::write_file_atomic(path, j.dump(2) + "\n", 0600, sync);
+}
+
+}  // namespace berth
