@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Shared pieces of the benchmarks: a private Berth root, the busybox test image (built the same
+# way as the tests build it: scripts/make-test-image), timing through hyperfine (or a python3
+# loop when hyperfine is missing), and a small results table.
+#
+# Environment: BERTH_BIN (default build/berth), BERTH_SOURCE_DIR. Needs root.
+
+BERTH_SOURCE_DIR=${BERTH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BERTH_BIN=${BERTH_BIN:-$BERTH_SOURCE_DIR/build/berth}
+BENCH_IMAGE=berth-bench/busybox:latest
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+
+bench_die() { echo "bench: $*" >&2; exit 1; }
+
+# bench_setup : private roots under a temp dir, removed (with every container) on exit.
+bench_setup() {
+  [ "$(id -u)" -eq 0 ] || bench_die "needs root (containers)"
+  [ -x "$BERTH_BIN" ] || bench_die "BERTH_BIN '$BERTH_BIN' is not executable (build target berth)"
+  [ -n "$PYTHON" ] || bench_die "needs python3"
+  BENCH_TMP=$(mktemp -d /tmp/berth-bench.XXXXXX)
+  export BERTH_ROOT="$BENCH_TMP/root" BERTH_RUN="$BENCH_TMP/run" BERTH_CGROUP_PARENT="berth-bench-$$"
+  mkdir -p "$BERTH_ROOT" "$BERTH_RUN"
+  : >"$BENCH_TMP/results.tsv"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+  local ids
+  ids=$(timeout 30 "$BERTH_BIN" container ls -aq 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$ids" ] && timeout 60 "$BERTH_BIN" container rm -f $ids >/dev/null 2>&1
+  find /sys/fs/cgroup -maxdepth 3 -type d -name "$BERTH_CGROUP_PARENT" 2>/dev/null |
+    while IFS= read -r d; do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  if grep -qF "$BENCH_TMP" /proc/self/mountinfo; then
+    echo "bench: mounts left under $BENCH_TMP; not removing it" >&2
+  else
+    rm -rf --one-file-system "$BENCH_TMP"
+  fi
+}
+
+# bench_image : imports the busybox image as $BENCH_IMAGE and keeps its rootfs tar as
+# $BENCH_TMP/rootfs.tar (for runc). make-test-image calls "$BERTH_BIN image import … TAR NAME";
+# a stand-in binary keeps a copy of TAR on the way.
+bench_image() {
+  mkdir -p "$BENCH_TMP/shim"
+  cat >"$BENCH_TMP/shim/berth" <<'SHIM'
+#!/bin/bash
+if [ "$1" = image ] && [ "$2" = import ]; then
+  for a in "${@:3}"; do
+    if [ "${a#-}" = "$a" ] && [ -f "$a" ]; then cp "$a" "$BENCH_TAR"; break; fi
+  done
+fi
+exec "$SHIM_REAL" "$@"
+SHIM
+  chmod 755 "$BENCH_TMP/shim/berth"
+  BENCH_TAR="$BENCH_TMP/rootfs.tar" SHIM_REAL=$BERTH_BIN BERTH_BIN="$BENCH_TMP/shim/berth" BERTH_PROBE="" \
+    "$BERTH_SOURCE_DIR/scripts/make-test-image" "$BENCH_IMAGE" >"$BENCH_TMP/make-image.log" 2>&1 ||
+    bench_die "make-test-image failed: $(tail -5 "$BENCH_TMP/make-image.log")"
+  [ -s "$BENCH_TMP/rootfs.tar" ] || bench_die "make-test-image did not import a tar"
+}
+
+# bench_measure NAME RUNS WARMUP CMD... : times CMD (no shell in between) and appends one row
+# (name, status, median, p90, mean, min, runs, note; times in ms) to results.tsv. A failing
+# command is reported in the table, not fatal.
+bench_measure() {
+  local name=$1 runs=$2 warmup=$3
+  shift 3
+  local json="$BENCH_TMP/$(echo "$name" | tr -c 'A-Za-z0-9' _).json" err="$BENCH_TMP/last.err"
+  # One plain run first: a command that fails is reported with its own message.
+  if ! timeout 60 "$@" >/dev/null 2>"$err"; then
+    printf '%s\tFAILED\t-\t-\t-\t-\t0\t%s\n' "$name" "$(head -c 200 "$err" | tr '\n\t' '  ')" >>"$BENCH_TMP/results.tsv"
+    return 1
+  fi
+  if command -v hyperfine >/dev/null; then
+    local quoted
+    quoted=$(printf '%q ' "$@")
+    if ! hyperfine -N --style none --warmup "$warmup" --runs "$runs" --export-json "$json" "$quoted" \
+      >"$BENCH_TMP/hyperfine.out" 2>&1; then
+      printf '%s\tFAILED\t-\t-\t-\t-\t0\t%s\n' "$name" "hyperfine: $(tail -3 "$BENCH_TMP/hyperfine.out" | tr '\n\t' '  ' | head -c 200)" \
+        >>"$BENCH_TMP/results.tsv"
+      return 1
+    fi
+  else
+    "$PYTHON" - "$json" "$runs" "$warmup" "$@" <<'PY' || { printf '%s\tFAILED\t-\t-\t-\t-\t0\tpython timing loop failed\n' "$name" >>"$BENCH_TMP/results.tsv"; return 1; }
+import json, subprocess, sys, time
+out, runs, warmup, cmd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+times = []
+for i in range(warmup + runs):
+    t = time.perf_counter()
+    rc = subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if rc != 0:
+        sys.exit("run %d failed with %d" % (i, rc))
+    if i >= warmup:
+        times.append(time.perf_counter() - t)
+json.dump({"results": [{"times": times}]}, open(out, "w"))
+PY
+  fi
+  "$PYTHON" - "$json" "$name" >>"$BENCH_TMP/results.tsv" <<'PY'
+import json, statistics, sys
+times = sorted(json.load(open(sys.argv[1]))["results"][0]["times"])
+ms = [t * 1000 for t in times]
+p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+print("%s\tok\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t" % (sys.argv[2], statistics.median(ms), p90, statistics.mean(ms), ms[0], len(ms)))
+PY
+}
+
+# bench_median NAME : the median (ms) of a measured row, empty if it failed
+bench_median() { awk -F'\t' -v n="$1" '$1 == n && $2 == "ok" {print $3}' "$BENCH_TMP/results.tsv"; }
+
+bench_table() {
+  printf '%-44s %8s %10s %10s %10s %10s %5s  %s\n' benchmark status median_ms p90_ms mean_ms min_ms runs note
+  awk -F'\t' '{printf "%-44s %8s %10s %10s %10s %10s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8}' "$BENCH_TMP/results.tsv"
+}

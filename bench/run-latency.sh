@@ -1,0 +1,63 @@
+#!/bin/bash
+# Start latency of a container (issue 2's speed target; a benchmark, not a timed test):
+#   - berth --version start-up cost                           (target <= 2 ms)
+#   - 50 sequential `berth container run --rm --network none IMAGE /bin/true`  (median <= 15 ms)
+#   - where runc is installed, `runc run` of /bin/true on the same rootfs, and the ratio (<= 0.4)
+# Usage: sudo bench/run-latency.sh [RUNS]   (BERTH_BIN=path/to/berth, default build/berth)
+set -u
+. "$(dirname "$0")/lib.sh"
+
+RUNS=${1:-50}
+bench_setup
+bench_image
+
+bench_measure "berth --version" 200 10 "$BERTH_BIN" --version
+bench_measure "berth container ls -a" 100 5 "$BERTH_BIN" container ls -a
+bench_measure "berth run --rm --network none /bin/true" "$RUNS" 3 \
+  "$BERTH_BIN" container run --rm --network none "$BENCH_IMAGE" /bin/true
+
+runc_note=""
+if command -v runc >/dev/null; then
+  # A bundle on the same rootfs: runc's own default spec, running /bin/true without a terminal.
+  bundle="$BENCH_TMP/runc-bundle"
+  mkdir -p "$bundle/rootfs"
+  tar -xf "$BENCH_TMP/rootfs.tar" -C "$bundle/rootfs"
+  (cd "$bundle" && runc spec) || runc_note="runc spec failed"
+  if [ -z "$runc_note" ]; then
+    "$PYTHON" - "$bundle/config.json" "$BERTH_CGROUP_PARENT" <<'PY'
+import json, sys
+path, parent = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["/bin/true"]
+spec["linux"]["cgroupsPath"] = "/%s/runc-bench" % parent
+json.dump(spec, open(path, "w"), indent=1)
+PY
+    bench_measure "runc run /bin/true (same rootfs)" "$RUNS" 3 \
+      runc --root "$BENCH_TMP/runc-state" run --bundle "$bundle" berth-bench-runc
+  fi
+else
+  runc_note="runc is not installed (apt-get install runc): no ratio"
+fi
+
+echo
+echo "Start latency on $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+bench_table
+echo
+version=$(bench_median "berth --version")
+berth_run=$(bench_median "berth run --rm --network none /bin/true")
+runc_run=$(bench_median "runc run /bin/true (same rootfs)")
+verdict() {  # verdict VALUE LIMIT : "ok" or "OVER"
+  [ -z "$1" ] && { echo "n/a"; return; }
+  awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l) ? "ok" : "OVER" }'
+}
+echo "berth --version median: ${version:-n/a} ms (target <= 2 ms: $(verdict "$version" 2))"
+echo "berth run median:       ${berth_run:-n/a} ms (target <= 15 ms: $(verdict "$berth_run" 15))"
+if [ -n "$berth_run" ] && [ -n "$runc_run" ]; then
+  ratio=$(awk -v b="$berth_run" -v r="$runc_run" 'BEGIN { printf "%.2f", b / r }')
+  echo "berth / runc:           $ratio (target <= 0.40: $(verdict "$ratio" 0.4))"
+elif [ -n "$runc_note" ]; then
+  echo "berth / runc:           n/a ($runc_note)"
+else
+  echo "berth / runc:           n/a (a run failed, see the table)"
+fi

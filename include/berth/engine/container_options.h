@@ -1,0 +1,34 @@
+#pragma once
+// What `berth container run/create` was asked for, as typed flags (parsed and validated by the
+// engine, not the CLI, so the orchestrator can fill the same struct from a Compose service).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::engine {
+
+struct ContainerOptions {
+  std::string image;
+  std::vector<std::string> cmd;
+  std::optional<std::string> entrypoint;
+  std::string name;
+  bool autoremove = false;
+  bool detach = false;
+  bool interactive = false;
+  bool tty = false;
+  bool init = false;
+  bool privileged = false;
+  bool read_only = false;
+  std::vector<std::string> env, env_files;
+  std::string workdir, user, hostname;
+  std::string network = "none";  // none | host (bridge networks arrive with networking)
+  std::vector<std::string> cap_add, cap_drop, security_opt;
+  std::vector<std::string> tmpfs, volumes, ulimits, labels, label_files;
+  std::string memory, memory_swap, cpus;
+  int64_t cpu_shares = 0;
+  int64_t pids_limit = 0;
+  std::string stop_signal;
+};
+
+}  // namespace berth::engine

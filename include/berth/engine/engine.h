@@ -1,0 +1,50 @@
+#pragma once
+// The local engine API that the CLI (and later the orchestrator) calls: containers as records in
+// the state store (<root>/containers/<id>/config.json, written by the CLI) plus runtime state
+// (<run>/containers/<id>/state.json, written by the supervisor). Images: berth::image::Store.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "berth/engine/container_options.h"
+#include "berth/util/json.h"
+
+namespace berth::engine {
+
+// Throws the "needs root" error (exit 125) unless running as root.
+void require_root();
+
+struct ContainerPaths {
+  std::string state_dir;  // <root>/containers/<id>
+  std::string run_dir;    // <run>/containers/<id>
+};
+ContainerPaths container_paths(const std::string& id);
+
+// Creates the record and the launch plan; nothing runs yet. Returns the id.
+std::string create_container(const ContainerOptions& opts);
+
+// Starts the container's supervisor. Returns the CLI end of the stream socket over which the
+// supervisor reports Started/Failed, relays output and finally Exited (runtime/frames.h).
+int start_container(const std::string& id);
+
+// Docker-shaped view of one container: config.json merged with the live state.
+struct ContainerView {
+  json record;          // inspect JSON (Id, Name, State, Config, HostConfig, ...)
+  std::string id, name, image, command, status;  // status: created|running|exited|supervisor lost
+  int64_t created_ns = 0;
+};
+std::vector<ContainerView> list_containers();
+// By full id, unique id prefix or name; throws "No such container" (exit 1 as Docker? 125 for run).
+std::string resolve_container(const std::string& ref);
+ContainerView view_container(const std::string& id);
+
+// Removes a container: refuses a running one unless force (then kills it and its supervisor).
+// Removes cgroups, run and state dirs. Returns false when there was nothing to remove.
+void remove_container(const std::string& id, bool force);
+// Removes stopped containers and leftovers no record points to (cgroups, run dirs). Returns ids.
+std::vector<std::string> prune_containers();
+
+// Names of containers (any state) created from image_id ("sha256:<hex>").
+std::vector<std::string> containers_using_image(const std::string& image_id);
+
+}  // namespace berth::engine

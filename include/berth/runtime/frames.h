@@ -1,0 +1,28 @@
+#pragma once
+// Framing on the CLI <-> supervisor stream socket: a 1-byte type, a 4-byte length, the payload.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace berth::runtime {
+
+enum class Frame : char {
+  // supervisor -> CLI
+  Stdout = 'O',
+  Stderr = 'E',
+  Started = 'S',  // payload: JSON {"pid":N}
+  Failed = 'F',   // payload: JSON {"message":..., "exit_code":N}
+  Exited = 'X',   // payload: JSON {"exit_code":N, "oom_killed":bool}
+  // CLI -> supervisor
+  Stdin = 'I',
+  StdinClose = 'C',
+  Signal = 'K',   // payload: decimal signal number
+  Resize = 'W',   // payload: "rows cols"
+};
+
+// Blocking helpers (both sides use them on blocking sockets). send_frame returns false on EPIPE.
+bool send_frame(int fd, Frame type, const std::string& payload);
+// Reads one whole frame; nullopt on EOF or error.
+std::optional<std::pair<Frame, std::string>> read_frame(int fd);
+
+}  // namespace berth::runtime

@@ -1,0 +1,273 @@
+// berth container run | ls | rm | prune
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "berth/engine/engine.h"
+#include "berth/runtime/frames.h"
+#include "berth/util/error.h"
+#include "berth/util/id.h"
+#include "berth/util/json.h"
+#include "berth/util/time.h"
+#include "cli.h"
+#include "table.h"
+
+namespace berth::cli {
+
+namespace {
+
+using runtime::Frame;
+
+void add_create_flags(CLI::App* cmd, engine::ContainerOptions& o) {
+  cmd->add_option("--name", o.name, "Assign a name to the container");
+  cmd->add_flag("--rm", o.autoremove, "Automatically remove the container when it exits");
+  cmd->add_flag("-i,--interactive", o.interactive, "Keep STDIN open");
+  cmd->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
+  cmd->add_option("-e,--env", o.env, "Set environment variables")->take_all();
+  cmd->add_option("--env-file", o.env_files, "Read in a file of environment variables");
+  cmd->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", o.user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  cmd->add_option("--entrypoint", o.entrypoint, "Overwrite the default ENTRYPOINT of the image");
+  cmd->add_flag("--init", o.init, "Run an init inside the container that forwards signals and reaps processes");
+  cmd->add_flag("--privileged", o.privileged, "Give extended privileges to this container");
+  cmd->add_option("--cap-add", o.cap_add, "Add Linux capabilities");
+  cmd->add_option("--cap-drop", o.cap_drop, "Drop Linux capabilities");
+  cmd->add_option("--security-opt", o.security_opt, "Security options");
+  cmd->add_flag("--read-only", o.read_only, "Mount the container's root filesystem as read only");
+  cmd->add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory");
+  cmd->add_option("-v,--volume", o.volumes, "Bind mount a volume");
+  cmd->add_option("-m,--memory", o.memory, "Memory limit");
+  cmd->add_option("--memory-swap", o.memory_swap, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+  cmd->add_option("--cpus", o.cpus, "Number of CPUs");
+  cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  cmd->add_option("--ulimit", o.ulimits, "Ulimit options");
+  cmd->add_option("--network,--net", o.network, "Connect a container to a network (none, host)");
+  cmd->add_option("-h,--hostname", o.hostname, "Container host name");
+  cmd->add_option("-l,--label", o.labels, "Set meta data on a container");
+  cmd->add_option("--label-file", o.label_files, "Read in a line delimited file of labels");
+  cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  // IMAGE [COMMAND] [ARG...]: the first positional ends option parsing, as in Docker.
+  cmd->prefix_command();
+  cmd->footer("Usage: berth container " + cmd->get_name() + " [OPTIONS] IMAGE [COMMAND] [ARG...]");
+}
+
+// The terminal of the CLI stays the CLI's: in raw mode while attached, restored on every exit.
+class RawTerminal {
+ public:
+  explicit RawTerminal(bool enable) {
+    if (!enable || !::isatty(0) || ::tcgetattr(0, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+bool write_out(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void send_window_size(int sock) {
+  winsize ws{};
+  if (::ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row)
+    runtime::send_frame(sock, Frame::Resize, std::to_string(ws.ws_row) + " " + std::to_string(ws.ws_col));
+}
+
+// Attached run: relay stdin and signals to the supervisor, its output to ours; returns the
+// container's exit code once the supervisor is done (after --rm cleanup).
+int attach(int sock, const engine::ContainerOptions& o, const std::string& id) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto first = runtime::read_frame(sock);
+  if (!first) {
+    throw Error("the supervisor of container " + short_id(id) + " exited without a report",
+                "see " + engine::container_paths(id).run_dir + "/supervisor.log");
+  }
+  if (first->first == Frame::Failed) {
+    json f = json::parse(first->second);
+    while (runtime::read_frame(sock)) {
+    }
+    throw Error("failed to start container " + short_id(id) + ": " + f.value("message", ""), "",
+                f.value("exit_code", 125));
+  }
+  if (o.detach) {
+    std::printf("%s\n", id.c_str());
+    return 0;
+  }
+  RawTerminal raw(o.tty && o.interactive);
+  if (o.tty) send_window_size(sock);
+  bool stdin_open = o.interactive;
+  int exit_code = -1;
+  for (;;) {
+    pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents) {
+      auto frame = runtime::read_frame(sock);
+      if (!frame) break;  // the supervisor is done
+      if (frame->first == Frame::Stdout) write_out(1, frame->second);
+      else if (frame->first == Frame::Stderr) write_out(2, frame->second);
+      else if (frame->first == Frame::Exited) exit_code = json::parse(frame->second).value("exit_code", 0);
+    }
+    if (fds[1].revents) {
+      signalfd_siginfo si{};
+      if (::read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGWINCH) send_window_size(sock);
+        else runtime::send_frame(sock, Frame::Signal, std::to_string(si.ssi_signo));
+      }
+    }
+    if (stdin_open && fds[2].revents) {
+      char buf[16384];
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n > 0) {
+        runtime::send_frame(sock, Frame::Stdin, std::string(buf, static_cast<size_t>(n)));
+      } else if (n == 0 || errno != EINTR) {
+        runtime::send_frame(sock, Frame::StdinClose, "");
+        stdin_open = false;
+      }
+    }
+  }
+  if (exit_code < 0)
+    throw Error("lost contact with the supervisor of container " + short_id(id),
+                "see " + engine::container_paths(id).run_dir + "/supervisor.log");
+  return exit_code;
+}
+
+std::string status_text(const engine::ContainerView& v) {
+  const json& st = v.record["State"];
+  int64_t now = timeutil::now_ns();
+  auto since = [&](const char* key) {
+    int64_t t = 0;
+    try {
+      t = timeutil::parse_rfc3339(st.value(key, ""));
+    } catch (...) {
+    }
+    return t > 0 ? (now - t) / 1000000000LL : 0;
+  };
+  if (v.status == "running") return "Up " + timeutil::human_ago(since("StartedAt"));
+  if (v.status == "supervisor lost") return "Up " + timeutil::human_ago(since("StartedAt")) + " (supervisor lost)";
+  if (v.status == "exited")
+    return "Exited (" + std::to_string(st.value("ExitCode", 0)) + ") " +
+           timeutil::human_ago(since("FinishedAt")) + " ago";
+  return "Created";
+}
+
+void take_image_and_command(CLI::App* cmd, engine::ContainerOptions& o) {
+  auto rest = cmd->remaining();
+  if (rest.empty())
+    throw Error("\"berth container " + cmd->get_name() + "\" requires at least 1 argument",
+                "usage: berth container " + cmd->get_name() + " [OPTIONS] IMAGE [COMMAND] [ARG...]");
+  o.image = rest[0];
+  o.cmd.assign(rest.begin() + 1, rest.end());
+}
+
+}  // namespace
+
+void add_container_commands(CLI::App& app) {
+  auto* container = app.add_subcommand("container", "Manage containers");
+  container->require_subcommand(1);
+
+  auto opts = std::make_shared<engine::ContainerOptions>();
+  auto* run = container->add_subcommand("run", "Create and run a new container from an image");
+  run->set_help_flag("--help", "Print help");  // -h is --hostname, as in Docker
+  add_create_flags(run, *opts);
+  run->add_flag("-d,--detach", opts->detach, "Run container in background and print container ID");
+  run->callback([opts, run] {
+    take_image_and_command(run, *opts);
+    std::string id = engine::create_container(*opts);
+    int sock = engine::start_container(id);
+    exit_code() = attach(sock, *opts, id);
+  });
+
+  auto* ls = container->add_subcommand("ls", "List containers");
+  ls->alias("ps")->alias("list");
+  auto all = std::make_shared<bool>(false);
+  auto quiet = std::make_shared<bool>(false);
+  auto format = std::make_shared<std::string>();
+  ls->add_flag("-a,--all", *all, "Show all containers (default shows just running)");
+  ls->add_flag("-q,--quiet", *quiet, "Only display container IDs");
+  ls->add_option("--format", *format, "Format output: table or json");
+  ls->callback([all, quiet, format] {
+    Table t({"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"});
+    int64_t now = timeutil::now_ns();
+    for (const auto& v : engine::list_containers()) {
+      bool running = v.status == "running" || v.status == "supervisor lost";
+      if (!*all && !running) continue;
+      if (*quiet) {
+        std::printf("%s\n", short_id(v.id).c_str());
+        continue;
+      }
+      std::string cmd = v.command.size() > 20 ? v.command.substr(0, 19) + "…" : v.command;
+      std::string created = timeutil::human_ago((now - v.created_ns) / 1000000000LL) + " ago";
+      if (*format == "json") {
+        std::printf("%s\n", json{{"ID", short_id(v.id)}, {"Image", v.image}, {"Command", "\"" + v.command + "\""},
+                                 {"CreatedAt", v.record.value("Created", "")}, {"Status", status_text(v)},
+                                 {"State", v.status}, {"Names", v.name}, {"Ports", ""}}
+                                .dump()
+                                .c_str());
+        continue;
+      }
+      t.add({short_id(v.id), v.image, "\"" + cmd + "\"", created, status_text(v), "", v.name});
+    }
+    if (!*quiet && *format != "json") t.print();
+  });
+
+  auto* rm = container->add_subcommand("rm", "Remove one or more containers");
+  auto force = std::make_shared<bool>(false);
+  auto refs = std::make_shared<std::vector<std::string>>();
+  rm->add_flag("-f,--force", *force, "Force the removal of a running container");
+  rm->add_option("CONTAINER", *refs, "Containers")->required();
+  rm->callback([force, refs] {
+    engine::require_root();
+    int failures = 0;
+    for (const auto& ref : *refs) {
+      try {
+        engine::remove_container(engine::resolve_container(ref), *force);
+        std::printf("%s\n", ref.c_str());
+      } catch (const Error& e) {
+        std::fprintf(stderr, "berth: %s\n", e.what());
+        ++failures;
+      }
+    }
+    if (failures) exit_code() = 1;
+  });
+
+  auto* prune = container->add_subcommand("prune", "Remove all stopped containers");
+  auto yes = std::make_shared<bool>(false);
+  prune->add_flag("-f,--force", *yes, "Do not prompt for confirmation");
+  prune->callback([] {
+    engine::require_root();
+    auto removed = engine::prune_containers();
+    if (!removed.empty()) std::printf("Deleted Containers:\n");
+    for (const auto& id : removed) std::printf("%s\n", id.c_str());
+  });
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,254 @@
+// Container records: start (spawn the supervisor), list with live status, remove, prune.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "berth/cgroup/cgroup.h"
+#include "berth/engine/engine.h"
+#include "berth/runtime/launcher.h"
+#include "berth/util/error.h"
+#include "berth/util/fs.h"
+#include "berth/util/id.h"
+#include "berth/util/paths.h"
+#include "berth/util/strings.h"
+#include "berth/util/time.h"
+
+namespace berth::engine {
+
+namespace {
+
+std::string containers_dir() { return paths::state_root() + "/containers"; }
+
+std::optional<json> read_json(const std::string& path) {
+  auto text = fs::read_file_if_exists(path);
+  if (!text) return std::nullopt;
+  try {
+    return json::parse(*text);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+bool same_process_alive(const json& state, const char* pid_key, const char* start_key) {
+  pid_t pid = state.value(pid_key, 0);
+  if (pid <= 0) return false;
+  if (state.value("BootId", "") != runtime::boot_id()) return false;
+  unsigned long long start = runtime::process_start_time(pid);
+  return start != 0 && start == state.value(start_key, 0ULL);
+}
+
+cgroup::Plan cgroup_plan_of(const std::string& id) {
+  auto launch = read_json(container_paths(id).run_dir + "/launch.json");
+  if (launch && launch->contains("cgroups")) {
+    try {
+      return cgroup::plan_from_json(launch->at("cgroups"));
+    } catch (...) {
+    }
+  }
+  return cgroup::plan_for_existing(cgroup::detect(), paths::cgroup_parent(), id);
+}
+
+// Kills the supervisor and every process in the container's cgroups, then removes the cgroups.
+void kill_and_release(const std::string& id, const json& state) {
+  if (same_process_alive(state, "SupervisorPid", "SupervisorStart"))
+    ::kill(state.value("SupervisorPid", 0), SIGKILL);
+  cgroup::Plan cg = cgroup_plan_of(id);
+  for (int i = 0; i < 100; ++i) {
+    auto pids = cgroup::pids(cg);
+    if (pids.empty()) break;
+    cgroup::kill_all(cg, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!cgroup::remove(cg, 5000))
+    throw Error("cannot remove the cgroups of container " + short_id(id),
+                "processes are still in them; retry berth container rm -f");
+}
+
+}  // namespace
+
+int start_container(const std::string& id) {
+  ContainerPaths cp = container_paths(id);
+  std::string launch = cp.run_dir + "/launch.json";
+  if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
+  std::string supervisor = paths::libexec_dir() + "/berth-supervisor";
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+  pid_t mid = ::fork();
+  if (mid < 0) throw_errno("fork");
+  if (mid == 0) {
+    // Double fork: the supervisor is nobody's child but init's, so a killed CLI orphans nothing.
+    if (::setsid() < 0) ::_exit(1);
+    pid_t sup = ::fork();
+    if (sup != 0) ::_exit(sup < 0 ? 1 : 0);
+    if (sv[1] == 3) ::fcntl(3, F_SETFD, 0);
+    else if (::dup2(sv[1], 3) < 0) ::_exit(1);
+    ::syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC);
+    const char* argv[] = {supervisor.c_str(), launch.c_str(), nullptr};
+    const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+    ::execve(supervisor.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  int status = 0;
+  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    ::close(sv[0]);
+    throw Error("cannot start the supervisor " + supervisor, "check that Berth is installed completely");
+  }
+  return sv[0];
+}
+
+ContainerView view_container(const std::string& id) {
+  ContainerPaths cp = container_paths(id);
+  auto record = read_json(cp.state_dir + "/config.json");
+  if (!record) throw Error("No such container: " + id, "", 1);
+  ContainerView v;
+  v.record = *record;
+  v.id = id;
+  v.name = record->value("Name", "/");
+  if (!v.name.empty() && v.name[0] == '/') v.name.erase(0, 1);
+  v.image = record->at("Config").value("Image", "");
+  std::vector<std::string> cmd{record->value("Path", "")};
+  for (const auto& a : record->value("Args", json::array())) cmd.push_back(a.get<std::string>());
+  v.command = str::join(cmd, " ");
+  try {
+    v.created_ns = timeutil::parse_rfc3339(record->value("Created", ""));
+  } catch (...) {
+  }
+  json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
+  std::string status = state.value("Status", "created");
+  json st = {{"Status", status},
+             {"Running", false},
+             {"Paused", false},
+             {"Restarting", false},
+             {"OOMKilled", state.value("OOMKilled", false)},
+             {"Dead", false},
+             {"Pid", state.value("Pid", 0)},
+             {"ExitCode", state.value("ExitCode", 0)},
+             {"Error", state.value("Error", "")},
+             {"StartedAt", state.value("StartedAt", "0001-01-01T00:00:00Z")},
+             {"FinishedAt", state.value("FinishedAt", "0001-01-01T00:00:00Z")}};
+  if (status == "running") {
+    if (same_process_alive(state, "SupervisorPid", "SupervisorStart")) {
+      st["Running"] = true;
+    } else if (same_process_alive(state, "Pid", "ContainerStart")) {
+      // Tell the truth: the container runs but nobody supervises it any more.
+      status = "supervisor lost";
+      st["Running"] = true;
+      st["Error"] = "supervisor lost";
+    } else {
+      status = "exited";
+      st["Pid"] = 0;
+      st["ExitCode"] = 255;
+      st["Error"] = "supervisor lost";
+    }
+  }
+  if (st["StartedAt"] == "") st["StartedAt"] = "0001-01-01T00:00:00Z";
+  if (st["FinishedAt"] == "") st["FinishedAt"] = "0001-01-01T00:00:00Z";
+  st["Status"] = status == "supervisor lost" ? "running" : status;
+  v.status = status;
+  v.record["State"] = st;
+  return v;
+}
+
+std::vector<ContainerView> list_containers() {
+  std::vector<ContainerView> out;
+  for (const auto& id : fs::list_dir(containers_dir())) {
+    if (!fs::exists(containers_dir() + "/" + id + "/config.json")) continue;
+    try {
+      out.push_back(view_container(id));
+    } catch (...) {
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ContainerView& a, const ContainerView& b) { return a.created_ns > b.created_ns; });
+  return out;
+}
+
+std::string resolve_container(const std::string& ref) {
+  if (ref.empty()) throw Error("No such container: \"\"", "", 1);
+  auto ids = fs::list_dir(containers_dir());
+  if (std::find(ids.begin(), ids.end(), ref) != ids.end()) return ref;
+  std::string name = ref[0] == '/' ? ref.substr(1) : ref;
+  std::vector<std::string> prefix_matches;
+  for (const auto& id : ids) {
+    auto rec = read_json(containers_dir() + "/" + id + "/config.json");
+    if (rec && rec->value("Name", "") == "/" + name) return id;
+    if (id.rfind(ref, 0) == 0) prefix_matches.push_back(id);
+  }
+  if (prefix_matches.size() == 1) return prefix_matches[0];
+  if (prefix_matches.size() > 1)
+    throw Error("multiple containers match \"" + ref + "\"", "use more characters of the id", 1);
+  throw Error("No such container: " + ref, "list containers with: berth container ls -a", 1);
+}
+
+void remove_container(const std::string& id, bool force) {
+  ContainerPaths cp = container_paths(id);
+  json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
+  if (fs::exists(cp.state_dir + "/config.json")) {
+    ContainerView v = view_container(id);
+    if (v.status == "running" || v.status == "supervisor lost") {
+      if (!force)
+        throw Error("cannot remove container \"/" + v.name +
+                        "\": container is running: stop the container before removing or force remove",
+                    "use berth container rm -f", 1);
+    }
+  }
+  kill_and_release(id, state);
+  fs::remove_tree(cp.run_dir);
+  fs::remove_tree(cp.state_dir);
+}
+
+std::vector<std::string> prune_containers() {
+  std::vector<std::string> removed;
+  for (const auto& id : fs::list_dir(containers_dir())) {
+    auto cp = container_paths(id);
+    if (fs::exists(cp.state_dir + "/config.json")) {
+      ContainerView v = view_container(id);
+      if (v.status == "running" || v.status == "supervisor lost") continue;
+      // "created" with a live supervisor is a start in progress: leave it alone.
+      json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
+      if (v.status == "created" && same_process_alive(state, "SupervisorPid", "SupervisorStart")) continue;
+    }
+    remove_container(id, true);
+    removed.push_back(id);
+  }
+  // Leftovers that no record points to: run dirs and cgroups named from an id.
+  for (const auto& id : fs::list_dir(paths::run_root() + "/containers")) {
+    if (fs::exists(container_paths(id).state_dir)) continue;
+    remove_container(id, true);
+    removed.push_back(id);
+  }
+  auto layout = cgroup::detect();
+  for (const auto& id : cgroup::leftover_ids(layout, paths::cgroup_parent())) {
+    if (fs::exists(container_paths(id).state_dir)) continue;
+    kill_and_release(id, json::object());
+    removed.push_back(id);
+  }
+  std::sort(removed.begin(), removed.end());
+  removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
+  return removed;
+}
+
+std::vector<std::string> containers_using_image(const std::string& image_id) {
+  std::vector<std::string> names;
+  for (const auto& id : fs::list_dir(containers_dir())) {
+    auto rec = read_json(containers_dir() + "/" + id + "/config.json");
+    if (rec && rec->value("Image", "") == image_id) {
+      std::string n = rec->value("Name", "/");
+      names.push_back(n.empty() ? id : n.substr(1));
+    }
+  }
+  return names;
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,370 @@
+// create_container: validate every option before anything exists, then write the record
+// ("created") and the launch plan. No kernel object is made here: the supervisor makes them all,
+// each named from the container id.
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <regex>
+
+#include "berth/cgroup/cgroup.h"
+#include "berth/engine/engine.h"
+#include "berth/engine/options.h"
+#include "berth/image/store.h"
+#include "berth/runtime/launch_plan.h"
+#include "berth/runtime/user.h"
+#include "berth/seccomp/seccomp.h"
+#include "berth/util/error.h"
+#include "berth/util/fs.h"
+#include "berth/util/id.h"
+#include "berth/util/paths.h"
+#include "berth/util/strings.h"
+#include "berth/util/time.h"
+#include "store_lock.h"
+
+namespace berth::engine {
+
+namespace {
+
+using runtime::MountSpec;
+
+constexpr unsigned long kNoSuidExecDev = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+
+std::vector<MountSpec> default_mounts(const ContainerOptions& o, const cgroup::Layout& layout) {
+  std::vector<MountSpec> m;
+  m.push_back({"proc", "/proc", "proc", kNoSuidExecDev, "", false, false});
+  m.push_back({"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", false, false});
+  m.push_back({"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+               "newinstance,ptmxmode=0666,mode=0620,gid=5", false, false});
+  unsigned long sys_flags = kNoSuidExecDev | (o.privileged ? 0 : MS_RDONLY);
+  m.push_back({"sysfs", "/sys", "sysfs", sys_flags, "", false, false});
+  // /sys/fs/cgroup: read-only, showing the container's own cgroups (cgroup namespace).
+  unsigned long cg_ro = o.privileged ? 0 : MS_RDONLY;
+  if (layout.mode == cgroup::Mode::Unified) {
+    m.push_back({"cgroup", "/sys/fs/cgroup", "cgroup2", kNoSuidExecDev | cg_ro, "", false, false});
+  } else {
+    m.push_back({"tmpfs", "/sys/fs/cgroup", "tmpfs", kNoSuidExecDev, "mode=755", false, false});
+    for (const auto& h : layout.hierarchies) {
+      std::string dir = "/sys/fs/cgroup/" + fs::basename(h.mount_point);
+      if (h.unified) {
+        m.push_back({"cgroup2", dir, "cgroup2", kNoSuidExecDev | cg_ro, "", false, false});
+      } else {
+        std::string data;
+        for (const auto& c : h.controllers) {
+          if (!data.empty()) data += ",";
+          data += c;
+        }
+        if (data.rfind("name=", 0) == 0) data = "none," + data;
+        m.push_back({"cgroup", dir, "cgroup", kNoSuidExecDev | cg_ro, data, false, false});
+      }
+    }
+    if (!o.privileged) m.push_back({"", "/sys/fs/cgroup", "remount", 0, "", false, false});
+  }
+  m.push_back({"mqueue", "/dev/mqueue", "mqueue", kNoSuidExecDev, "", false, false});
+  m.push_back({"shm", "/dev/shm", "tmpfs", kNoSuidExecDev, "mode=1777,size=67108864", false, false});
+  return m;
+}
+
+const std::vector<std::string>& masked_paths() {
+  static const std::vector<std::string> paths = [] {
+    std::vector<std::string> p = {"/proc/acpi",        "/proc/asound",       "/proc/interrupts",
+                                  "/proc/kcore",       "/proc/keys",         "/proc/latency_stats",
+                                  "/proc/sched_debug", "/proc/scsi",         "/proc/timer_list",
+                                  "/proc/timer_stats", "/sys/devices/virtual/powercap",
+                                  "/sys/firmware"};
+    for (const auto& cpu : fs::list_dir("/sys/devices/system/cpu")) {
+      std::string t = "/sys/devices/system/cpu/" + cpu + "/thermal_throttle";
+      if (cpu.rfind("cpu", 0) == 0 && fs::exists(t)) p.push_back(t);
+    }
+    return p;
+  }();
+  return paths;
+}
+
+const std::vector<std::string> kReadonlyPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                                 "/proc/sysrq-trigger"};
+
+std::string hosts_file(const std::string& hostname, const std::string& network) {
+  std::string s =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
+      "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+  if (network == "host") return fs::read_file_if_exists("/etc/hosts").value_or(s);
+  (void)hostname;
+  return s;
+}
+
+// The host's resolv.conf without loopback nameservers (they mean nothing inside the container).
+std::string resolv_conf() {
+  std::string out;
+  auto host = fs::read_file_if_exists("/etc/resolv.conf").value_or("");
+  for (const auto& line : str::split(host, '\n')) {
+    auto t = str::trim(line);
+    if (t.rfind("nameserver", 0) == 0 &&
+        (t.find(" 127.") != std::string::npos || t.find(" ::1") != std::string::npos))
+      continue;
+    if (!t.empty()) out += t + "\n";
+  }
+  return out;
+}
+
+void validate_name(const std::string& name) {
+  static const std::regex re("^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+  if (!std::regex_match(name, re))
+    throw Error("invalid container name \"" + name + "\"",
+                "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at least 2 characters)");
+}
+
+std::string generate_name() {
+  static const char* adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly",
+                                     "keen",  "lucid", "merry", "nifty", "proud", "quiet", "swift"};
+  static const char* nouns[] = {"anchor", "beacon", "cove",  "dock",  "ferry", "harbor", "jetty",
+                                "keel",   "mooring", "pier", "quay",  "sail",  "tide",   "wharf"};
+  std::string id = random_hex_id();
+  unsigned a = std::stoul(id.substr(0, 2), nullptr, 16) % 14;
+  unsigned n = std::stoul(id.substr(2, 2), nullptr, 16) % 14;
+  return std::string(adjectives[a]) + "_" + nouns[n] + "_" + id.substr(4, 4);
+}
+
+bool name_taken(const std::string& name) {
+  for (const auto& id : fs::list_dir(paths::state_root() + "/containers")) {
+    auto rec = fs::read_file_if_exists(paths::state_root() + "/containers/" + id + "/config.json");
+    if (!rec) continue;
+    try {
+      if (json::parse(*rec).value("Name", "") == "/" + name) return true;
+    } catch (...) {
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> cap_names_from_mask(uint64_t mask) {
+  std::vector<std::string> out;
+  for (int i = 0; i < 64; ++i)
+    if (mask & (1ULL << i)) out.push_back(capability_name(i));
+  return out;
+}
+
+}  // namespace
+
+void require_root() {
+  if (::geteuid() != 0)
+    throw Error("this command needs root privileges (it creates namespaces, mounts and cgroups)",
+                "run it as root, e.g. with sudo");
+}
+
+ContainerPaths container_paths(const std::string& id) {
+  return {paths::state_root() + "/containers/" + id, paths::run_root() + "/containers/" + id};
+}
+
+std::string create_container(const ContainerOptions& o) {
+  require_root();
+  // ---- validate and resolve everything first: a bad option leaves nothing behind ----
+  if (!o.name.empty()) validate_name(o.name);
+  if (o.network != "none" && o.network != "host")
+    throw Error("network \"" + o.network + "\" is not supported yet", "use --network none or --network host");
+  cgroup::Resources res;
+  if (!o.memory.empty()) res.memory = parse_memory_bytes(o.memory, "--memory");
+  if (!o.memory_swap.empty())
+    res.memory_swap = o.memory_swap == "-1" ? -1 : parse_memory_bytes(o.memory_swap, "--memory-swap");
+  if (!o.cpus.empty()) res.nano_cpus = parse_nano_cpus(o.cpus, "--cpus");
+  res.cpu_shares = o.cpu_shares;
+  res.pids_limit = o.pids_limit;
+  std::vector<runtime::Rlimit> rlimits;
+  for (const auto& u : o.ulimits) {
+    Ulimit ul = parse_ulimit(u);
+    rlimit cur{};
+    ::getrlimit(ul.resource, &cur);
+    if (cur.rlim_max != RLIM_INFINITY && (ul.hard == kUlimitUnlimited || ul.hard > cur.rlim_max))
+      throw Error("--ulimit " + u + ": hard limit is above this host's limit (" +
+                      std::to_string(cur.rlim_max) + ")",
+                  "choose a hard limit of at most " + std::to_string(cur.rlim_max));
+    rlimits.push_back({ul.resource, ul.soft, ul.hard});
+  }
+  std::vector<TmpfsMount> tmpfs;
+  for (const auto& t : o.tmpfs) tmpfs.push_back(parse_tmpfs(t));
+  std::vector<BindMount> binds;
+  for (const auto& v : o.volumes) {
+    BindMount b = parse_volume_flag(v);
+    if (b.named)
+      throw Error("-v " + v + ": named volumes are not supported yet", "bind an absolute host path");
+    if (!fs::exists(b.source))
+      throw Error("-v " + v + ": bind source path does not exist: " + b.source,
+                  "create the host path first");
+    binds.push_back(b);
+  }
+  bool no_new_privs = false;
+  for (const auto& s : o.security_opt) {
+    if (s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true")
+      no_new_privs = true;
+    else if (s.rfind("seccomp", 0) != 0 && s != "no-new-privileges:false" && s != "no-new-privileges=false")
+      throw Error("invalid --security-opt: \"" + s + "\"",
+                  "use no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json");
+  }
+  auto seccomp_choice = seccomp::choose_profile(o.security_opt, o.privileged);
+  std::map<std::string, std::string> labels = parse_labels(o.labels, o.label_files);
+  std::vector<std::string> user_env;
+  for (const auto& f : o.env_files)
+    for (auto& e : parse_env_file(f)) user_env.push_back(e);
+  for (const auto& e : o.env) user_env.push_back(e);
+  std::string stop_signal = o.stop_signal;
+  if (!stop_signal.empty()) parse_signal(stop_signal);
+
+  image::Store images;
+  auto img = images.find(o.image);
+  if (!img)
+    throw Error("Unable to find image '" + image::normalize_ref(o.image) + "' locally",
+                "import it first: berth image import ROOTFS.tar " + o.image);
+  auto args = merge_command(img->config.entrypoint, img->config.cmd, o.entrypoint, o.cmd);
+  std::string user_spec = o.user.empty() ? img->config.user : o.user;
+  auto user = runtime::resolve_user(user_spec, runtime::read_file_in_layers(img->layer_dirs, "/etc/passwd"),
+                                    runtime::read_file_in_layers(img->layer_dirs, "/etc/group"));
+  auto caps = effective_capabilities(o.cap_add, o.cap_drop, o.privileged, caller_bounding_set());
+  uint64_t cap_mask = capability_mask(caps);
+  cgroup::Layout layout = cgroup::detect();
+
+  const std::string id = random_hex_id();
+  std::string hostname = o.hostname;
+  if (hostname.empty()) {
+    if (o.network == "host") {
+      char buf[256] = {};
+      ::gethostname(buf, sizeof buf - 1);
+      hostname = buf;
+    } else {
+      hostname = short_id(id);
+    }
+  }
+  cgroup::Plan cg = cgroup::plan_container(layout, paths::cgroup_parent(), id, res, o.privileged);
+  std::string seccomp_bpf;
+  if (seccomp_choice.confined)
+    seccomp_bpf = seccomp::cached_filter(caps, seccomp_choice.profile_path,
+                                         paths::state_root() + "/cache/seccomp");
+  std::vector<std::string> runtime_env = {"HOSTNAME=" + hostname};
+  if (o.tty) runtime_env.push_back("TERM=xterm");
+  auto env = merge_env(img->config.env, user_env, runtime_env);
+  bool has_home = false;
+  for (const auto& e : env) has_home |= e.rfind("HOME=", 0) == 0;
+  if (!has_home) env.push_back("HOME=" + (user.home.empty() ? std::string("/") : user.home));
+  if (o.init) args.insert(args.begin(), "/dev/init");
+  std::string cwd = o.workdir.empty() ? img->config.working_dir : o.workdir;
+  if (cwd.empty()) cwd = "/";
+  if (cwd.front() != '/')
+    throw Error("the working directory '" + cwd + "' is invalid", "it needs to be an absolute path");
+
+  // ---- names are unique: hold the names lock from the check until the record exists ----
+  StoreLock names_lock(paths::state_root() + "/locks", "names");
+  std::string name = o.name.empty() ? generate_name() : o.name;
+  if (!o.name.empty() && name_taken(name))
+    throw Error("Conflict. The container name \"/" + name + "\" is already in use",
+                "remove that container (berth container rm " + name + ") or choose another name");
+
+  ContainerPaths cp = container_paths(id);
+  fs::mkdir_p(paths::state_root() + "/containers", 0700);
+  fs::mkdir_p(paths::run_root() + "/containers", 0700);
+  fs::mkdir_p(cp.state_dir, 0700);
+  try {
+    fs::mkdir_p(cp.run_dir, 0700);
+    fs::mkdir_p(cp.state_dir + "/rootfs/upper", 0755);
+    fs::mkdir_p(cp.state_dir + "/rootfs/work", 0700);
+    fs::mkdir_p(cp.run_dir + "/rootfs", 0700);
+    fs::write_file(cp.state_dir + "/hostname", hostname + "\n", 0644);
+    fs::write_file(cp.state_dir + "/hosts", hosts_file(hostname, o.network), 0644);
+    fs::write_file(cp.state_dir + "/resolv.conf", resolv_conf(), 0644);
+
+    runtime::LaunchPlan plan;
+    plan.id = id;
+    plan.hostname = hostname;
+    for (auto it = img->layer_dirs.rbegin(); it != img->layer_dirs.rend(); ++it) plan.lower_dirs.push_back(*it);
+    plan.upper_dir = cp.state_dir + "/rootfs/upper";
+    plan.work_dir = cp.state_dir + "/rootfs/work";
+    plan.rootfs_dir = cp.run_dir + "/rootfs";
+    plan.readonly_rootfs = o.read_only;
+    plan.mounts = default_mounts(o, layout);
+    unsigned long etc_flags = o.read_only ? MS_RDONLY : 0;
+    plan.mounts.push_back({cp.state_dir + "/hostname", "/etc/hostname", "bind", etc_flags, "", false, true});
+    plan.mounts.push_back({cp.state_dir + "/hosts", "/etc/hosts", "bind", etc_flags, "", false, true});
+    plan.mounts.push_back({cp.state_dir + "/resolv.conf", "/etc/resolv.conf", "bind", etc_flags, "", false, true});
+    if (o.init)
+      plan.mounts.push_back({paths::libexec_dir() + "/berth-init", "/dev/init", "bind", MS_RDONLY, "", true, true});
+    for (const auto& t : tmpfs) plan.mounts.push_back({"tmpfs", t.target, "tmpfs", t.flags, t.data, false, false});
+    for (const auto& b : binds)
+      plan.mounts.push_back({b.source, b.target, "bind", b.readonly ? static_cast<unsigned long>(MS_RDONLY) : 0ul, "", b.readonly, false});
+    if (!o.privileged) {
+      plan.masked_paths = masked_paths();
+      plan.readonly_paths = kReadonlyPaths;
+    }
+    plan.namespaces = {{"pid", ""}, {"mnt", ""}, {"uts", ""}, {"ipc", ""}, {"cgroup", ""}};
+    if (o.network != "host") {
+      plan.namespaces.push_back({"net", ""});
+      plan.sysctls = {{"net.ipv4.ip_unprivileged_port_start", "0"},
+                      {"net.ipv4.ping_group_range", "0 2147483647"}};
+    }
+    plan.args = args;
+    plan.env = env;
+    plan.cwd = cwd;
+    plan.uid = user.uid;
+    plan.gid = user.gid;
+    plan.additional_gids = user.additional_gids;
+    plan.capabilities = cap_mask;
+    plan.no_new_privileges = no_new_privs;
+    plan.seccomp_bpf = seccomp_bpf;
+    plan.rlimits = rlimits;
+    plan.terminal = o.tty;
+    plan.stdin_open = o.interactive;
+    plan.privileged = o.privileged;
+    plan.cgroups = cgroup::to_json(cg);
+    plan.log_path = cp.state_dir + "/" + id + "-json.log";
+    plan.autoremove = o.autoremove;
+    plan.state_dir = cp.state_dir;
+    plan.run_dir = cp.run_dir;
+    save_json_atomic(cp.run_dir + "/launch.json", runtime::to_json(plan));
+
+    json config = {{"Hostname", hostname},
+                   {"User", user_spec},
+                   {"Env", env},
+                   {"Cmd", o.cmd.empty() && !o.entrypoint ? json(img->config.cmd) : json(o.cmd)},
+                   {"Entrypoint", o.entrypoint ? json(str::split(*o.entrypoint, ' ')) : json(img->config.entrypoint)},
+                   {"Image", o.image},
+                   {"WorkingDir", cwd},
+                   {"Labels", labels},
+                   {"Tty", o.tty},
+                   {"OpenStdin", o.interactive},
+                   {"StopSignal", stop_signal.empty() ? img->config.stop_signal : stop_signal}};
+    json host = {{"Memory", res.memory},
+                 {"MemorySwap", res.memory_swap},
+                 {"NanoCpus", res.nano_cpus},
+                 {"CpuShares", res.cpu_shares},
+                 {"PidsLimit", res.pids_limit},
+                 {"Privileged", o.privileged},
+                 {"CapAdd", o.cap_add},
+                 {"CapDrop", o.cap_drop},
+                 {"ReadonlyRootfs", o.read_only},
+                 {"AutoRemove", o.autoremove},
+                 {"NetworkMode", o.network},
+                 {"Init", o.init},
+                 {"SecurityOpt", o.security_opt},
+                 {"Tmpfs", o.tmpfs},
+                 {"Binds", o.volumes},
+                 {"Ulimits", o.ulimits}};
+    json record = {{"Id", id},
+                   {"Name", "/" + name},
+                   {"Created", timeutil::rfc3339_nano(timeutil::now_ns())},
+                   {"Path", args.front()},
+                   {"Args", json(std::vector<std::string>(args.begin() + 1, args.end()))},
+                   {"Image", img->id},
+                   {"Config", config},
+                   {"HostConfig", host},
+                   {"LogPath", plan.log_path},
+                   {"Berth", {{"Capabilities", cap_names_from_mask(cap_mask)}}}};
+    save_json_atomic(cp.state_dir + "/config.json", record);
+  } catch (...) {
+    fs::remove_tree(cp.run_dir);
+    fs::remove_tree(cp.state_dir);
+    throw;
+  }
+  cgroup::ensure_parents(layout, paths::cgroup_parent());
+  return id;
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Bad input: one clear line naming the problem (and the fix), exit 125, and nothing left behind.
+. "$(dirname "$0")/lib.sh"
+
+nothing_left() {  # nothing_left WHAT : no container record and no leak after a refused run
+  capture berth container ls -aq
+  expect_eq "$1: container ls -a is empty" "" "$OUT"
+  local leaks
+  if leaks=$(leak_check); then pass "$1: the leak check finds nothing"; else fail "$1: the leak check finds nothing" "$leaks"; fi
+}
+
+bad_run() {  # bad_run WHAT ERE_NAMING_THE_PROBLEM ARGS...
+  local what=$1 re=$2
+  shift 2
+  expect_rc "$what: exit 125" 125 berth container run --rm --name bad "$@"
+  expect_one_clear_line "$what: one clear line" "$ERR"
+  expect_match "$what: the message names the problem" "$re" "$ERR"
+  expect_eq "$what: nothing on stdout" "" "$OUT"
+  nothing_left "$what"
+}
+
+bad_run "unknown image" 'berth-test/nope(:latest)?' berth-test/nope:latest true
+expect_match "unknown image: the message points at image import" '(import|image ls|not found|no such image)' "$ERR"
+bad_run "bad memory string -m 12x" '12x' -m 12x "$IMAGE" true
+bad_run "negative memory -m -5m" '\-5m' -m -5m "$IMAGE" true
+bad_run "bad user -u nosuchuser" 'nosuchuser' -u nosuchuser "$IMAGE" true
+bad_run "bad group -u 1000:nosuchgroup" 'nosuchgroup' -u 1000:nosuchgroup "$IMAGE" true
+bad_run "bad --cpus" 'cpus|abc' --cpus abc "$IMAGE" true
+bad_run "unknown capability" 'NOT_A_CAP' --cap-add NOT_A_CAP "$IMAGE" true
+bad_run "bad --ulimit" 'nofile|ulimit' --ulimit nofile=abc "$IMAGE" true
+bad_run "bad --security-opt" 'security-opt|bogus' --security-opt bogus "$IMAGE" true
+bad_run "missing seccomp profile file" 'no-such-profile' --security-opt seccomp=/no-such-profile.json "$IMAGE" true
+bad_run "bind source that does not exist" '/no/such/host/dir' -v /no/such/host/dir:/data "$IMAGE" true
+bad_run "relative bind target" 'relative|absolute|data' -v /tmp:data "$IMAGE" true
+bad_run "bad --env-file" 'no-such-env-file' --env-file /no-such-env-file "$IMAGE" true
+
+# A used name is refused before anything is created (the first container stays intact).
+expect_rc "a kept container named taken" 0 berth container run --name taken "$IMAGE" true
+expect_rc "the same name again: 125" 125 berth container run --name taken "$IMAGE" true
+expect_one_clear_line "name conflict: one clear line" "$ERR"
+expect_match "name conflict: names the name" 'taken' "$ERR"
+capture berth container ls -aq
+expect_eq "name conflict: only the first container exists" 1 "$(printf '%s\n' "$OUT" | grep -c .)"
+expect_rc "container rm taken" 0 berth container rm taken
+
+# Unknown objects for rm/inspect.
+capture berth container rm no-such-ctr
+expect_true "container rm of an unknown name fails" test "$RC" != 0
+expect_match "container rm unknown: names it" 'no-such-ctr' "$ERR"
+expect_rc "inspect of an unknown name: 125" 125 berth inspect no-such-ctr
+expect_one_clear_line "inspect unknown: one clear line" "$ERR"
+
+# Without root privileges: one line that says so, exit 125, nothing created anywhere.
+capture setpriv --reuid=65534 --regid=65534 --clear-groups "$BERTH_BIN" container run --rm "$IMAGE" true
+expect_eq "as nobody: exit 125" 125 "$RC"
+expect_one_clear_line "as nobody: one clear line" "$ERR"
+expect_match "as nobody: the message says root is needed" '(root|privilege)' "$ERR"
+nothing_left "as nobody"
+
+capture berth container run --rm "$IMAGE" true
+expect_eq "a normal run still works after the refused ones" 0 "$RC"
+
+done_testing
