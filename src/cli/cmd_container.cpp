@@ -12,6 +12,7 @@
 #include "berth/engine/engine.h"
 #include "berth/runtime/frames.h"
 #include "berth/util/error.h"
+#include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/json.h"
 #include "berth/util/time.h"
@@ -53,6 +54,8 @@ void add_create_flags(CLI::App* cmd, engine::ContainerOptions& o) {
   cmd->add_option("-l,--label", o.labels, "Set meta data on a container");
   cmd->add_option("--label-file", o.label_files, "Read in a line delimited file of labels");
   cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  // Repeatable flags take one value per occurrence (-e A -e B), never the image that follows.
+  for (auto* opt : cmd->get_options()) opt->allow_extra_args(false);
   // IMAGE [COMMAND] [ARG...]: the first positional ends option parsing, as in Docker.
   cmd->prefix_command();
   cmd->footer("Usage: berth container " + cmd->get_name() + " [OPTIONS] IMAGE [COMMAND] [ARG...]");
@@ -154,6 +157,8 @@ int attach(int sock, const engine::ContainerOptions& o, const std::string& id) {
       }
     }
   }
+  if (exit_code < 0 && !fs::exists(engine::container_paths(id).state_dir))
+    return 137;  // removed under us (rm -f): it was killed, as Docker reports it
   if (exit_code < 0)
     throw Error("lost contact with the supervisor of container " + short_id(id),
                 "see " + engine::container_paths(id).run_dir + "/supervisor.log");
@@ -262,7 +267,7 @@ void add_container_commands(CLI::App& app) {
   auto* prune = container->add_subcommand("prune", "Remove all stopped containers");
   auto yes = std::make_shared<bool>(false);
   prune->add_flag("-f,--force", *yes, "Do not prompt for confirmation");
-  prune->callback([] {
+  prune->callback([yes] {  // the flag writes into *yes: keep it alive
     engine::require_root();
     auto removed = engine::prune_containers();
     if (!removed.empty()) std::printf("Deleted Containers:\n");

@@ -113,12 +113,20 @@ void Diagnostics::warn(const Pos& pos, std::string path, std::string message, st
 }
 void Diagnostics::throw_if_errors() const {
   if (errors_.empty()) return;
-  // Passes find errors in their own order; the user reads them in file order.
+  // Passes find errors in their own order; the user reads them in file order (files in -f order).
+  std::vector<std::string> files;
+  auto file_rank = [&](const Pos& p) {
+    std::string f = p.file ? *p.file : "";
+    auto it = std::find(files.begin(), files.end(), f);
+    if (it != files.end()) return static_cast<size_t>(it - files.begin());
+    files.push_back(f);
+    return files.size() - 1;
+  };
+  for (const auto& e : errors_) file_rank(e.pos);
   auto sorted = errors_;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    std::string fa = a.pos.file ? *a.pos.file : "", fb = b.pos.file ? *b.pos.file : "";
-    if (fa != fb) return false;  // keep the -f order between files
-    return std::tie(a.pos.line, a.pos.col) < std::tie(b.pos.line, b.pos.col);
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    return std::make_tuple(file_rank(a.pos), a.pos.line, a.pos.col) <
+           std::make_tuple(file_rank(b.pos), b.pos.line, b.pos.col);
   });
   throw LoadError(std::move(sorted));
 }

@@ -13,14 +13,22 @@
 namespace berth::compose {
 namespace {
 
+// yaml-cpp 0.7 can emit events forever on some malformed input (found by fuzzing: ",: x").
+// Every event consumes input, so more events than a small multiple of the input size is a loop.
+struct NoProgress {
+  YAML::Mark mark;
+};
+
 class TreeBuilder : public YAML::EventHandler {
  public:
-  TreeBuilder(const std::string& file, Diagnostics& diag, ParseLimits limits)
-      : file_(std::make_shared<const std::string>(file)), diag_(diag), limits_(limits) {}
+  TreeBuilder(const std::string& file, Diagnostics& diag, ParseLimits limits, size_t input_size)
+      : file_(std::make_shared<const std::string>(file)), diag_(diag), limits_(limits),
+        max_events_(4 * input_size + 64) {}
 
   std::vector<NodePtr> documents;
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    count_event(mark);
     stack_.clear();
     anchors_.clear();
     root_ = nullptr;
@@ -28,9 +36,11 @@ class TreeBuilder : public YAML::EventHandler {
   void OnDocumentEnd() override { documents.push_back(root_ ? root_ : Node::null(Pos{file_, 1, 1})); }
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    count_event(mark);
     add(Node::null(pos(mark)), anchor);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    count_event(mark);
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) {
       add(Node::null(pos(mark)), 0);
@@ -51,6 +61,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
+    count_event(mark);
     auto n = Node::scalar(value, pos(mark), tag != "?");
     set_tag(*n, tag);
     if (n->tag.empty() && tag != "?" && tag != "!" && tag.find("tag:yaml.org") == std::string::npos)
@@ -61,6 +72,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
+    count_event(mark);
     auto n = Node::seq(pos(mark));
     set_tag(*n, tag);
     open(n, anchor);
@@ -68,6 +80,7 @@ class TreeBuilder : public YAML::EventHandler {
   void OnSequenceEnd() override { close(); }
   void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
+    count_event(mark);
     auto n = Node::mapping(pos(mark));
     set_tag(*n, tag);
     open(n, anchor);
@@ -87,6 +100,10 @@ class TreeBuilder : public YAML::EventHandler {
     bool key_is_merge = false;
     std::vector<NodePtr> merges;  // values of `<<`, in order
   };
+
+  void count_event(const YAML::Mark& mark) {
+    if (++events_ > max_events_) throw NoProgress{mark};
+  }
 
   Pos pos(const YAML::Mark& m) const { return Pos{file_, m.line + 1, m.column + 1}; }
 
@@ -176,6 +193,8 @@ class TreeBuilder : public YAML::EventHandler {
   std::map<YAML::anchor_t, NodePtr> anchors_;
   NodePtr root_;
   size_t alias_nodes_ = 0;
+  size_t max_events_;
+  size_t events_ = 0;
   bool budget_reported_ = false;
 };
 
@@ -184,11 +203,14 @@ class TreeBuilder : public YAML::EventHandler {
 std::vector<NodePtr> parse_yaml(const std::string& text, const std::string& file, Diagnostics& diag,
                                 ParseLimits limits) {
   std::istringstream in(text);
-  TreeBuilder builder(file, diag, limits);
+  TreeBuilder builder(file, diag, limits, text.size());
   try {
     YAML::Parser parser(in);
     while (parser.HandleNextDocument(builder)) {
     }
+  } catch (const NoProgress& stuck) {
+    diag.error(Pos{file, stuck.mark.line + 1, stuck.mark.column + 1}, "", "the YAML parser stopped making progress here",
+               "fix the YAML syntax near this position");
   } catch (const YAML::Exception& e) {
     diag.error(Pos{file, e.mark.line + 1, e.mark.column + 1}, "", e.msg, "fix the YAML syntax");
   }

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -380,8 +381,10 @@ void apply_identity(const LaunchPlan& p) {
     }
     if (err == ENOENT && saw_eacces) err = EACCES;
   }
+  std::string reason = std::strerror(err);  // Go-style lower case, as Docker prints it
+  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
   std::string what = err == ENOENT ? "exec: \"" + cmd + "\": executable file not found in $PATH"
-                                   : "exec: \"" + cmd + "\": " + std::strerror(err);
+                                   : "exec: \"" + cmd + "\": " + reason;
   if (cmd.find('/') != std::string::npos && err == ENOENT)
     what = "exec: \"" + cmd + "\": stat " + cmd + ": no such file or directory";
   fail("exec", err, what);
