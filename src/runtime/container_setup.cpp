@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/keyctl.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -316,6 +317,18 @@ void setup_terminal() {
   ::close(master);
 }
 
+// A new network namespace starts with loopback down; Docker's containers have it up.
+void bring_up_loopback() {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) fail("bring up loopback", errno);
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "lo");
+  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) fail("bring up loopback", errno);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) fail("bring up loopback", errno);
+  ::close(sock);
+}
+
 void load_seccomp(const std::vector<char>& bpf) {
   if (bpf.empty()) return;
   sock_fprog prog{};
@@ -408,6 +421,8 @@ void apply_identity(const LaunchPlan& p) {
   // A new session keyring: the host's keys are not the container's (runc does the same).
   if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
     fail("join session keyring", errno);
+  for (const auto& ns : p.namespaces)
+    if (ns.type == "net" && ns.path.empty()) bring_up_loopback();
   setup_rootfs(p);
   if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
     fail("sethostname", errno);

@@ -52,6 +52,7 @@ signal_test() {  # signal_test SIGNAL EXPECTED_RC INIT? CMD...
   kill -s "$sig" "$pid"
   wait "$pid"
   rc=$?
+  CMD="berth container run ${opts[*]} $IMAGE $* (background, then SIG$sig)" RC=$rc OUT=$(<"$out") ERR=""
   expect_eq "SIG$sig to berth container run ($init) ends it with $want" "$want" "$rc"
   # The container ended too (a CLI that merely died of the signal would leave it running).
   if wait_for 5 sh -c "[ -z \"\$('$BERTH_BIN' container ls -aq)\" ]"; then
@@ -73,7 +74,8 @@ expect_rc "--rm --name run exits 0" 0 berth container run --rm --name rm-me "$IM
 capture berth container ls -aq
 expect_eq "--rm: container ls -a shows nothing" "" "$OUT"
 expect_eq "--rm: no record left in the state root" "" "$(ls -A "$BERTH_ROOT/containers" 2>/dev/null)"
-expect_rc "--rm: inspect of the removed container fails with 125" 125 berth inspect rm-me
+capture berth inspect rm-me
+expect_true "--rm: inspect of the removed container fails (Docker: 1, 'No such object')" test "$RC" != 0
 expect_rc "--rm after a 127 start failure exits 127" 127 berth container run --rm --name rm-me2 "$IMAGE" /no/such
 capture berth container ls -aq
 expect_eq "--rm after a start failure leaves no record" "" "$OUT"

@@ -74,8 +74,8 @@ supervisor_of_test() {  # supervisor_of_test CLI_PID : the pid of a berth-superv
   local p
   for p in $(pgrep -x berth-superviso 2>/dev/null; pgrep -x berth-supervisor 2>/dev/null); do
     if [ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$1" ] ||
-      tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "BERTH_ROOT=$BERTH_ROOT" ||
-      tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$TEST_TMP"; then
+      tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "BERTH_ROOT=$BERTH_ROOT" ||
+      tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$TEST_TMP"; then
       echo "$p"
       return 0
     fi

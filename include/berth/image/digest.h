@@ -1,28 +1,28 @@
 #pragma once
-// SHA-256 digests as the image world spells them ("sha256:<64 hex>"), over OpenSSL's EVP API.
-// Lives in the image module, not util: util is linked into the static supervisor, which must not
-// pull in libcrypto.
+// SHA-256 digests as the image world spells them ("sha256:<64 hex>"). Berth's only SHA-256: a
+// plain FIPS 180-4 implementation with no library behind it, because container run needs it
+// (ChainIDs, the seccomp cache key) and must not load libcrypto; see docs/startup.md.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-struct evp_md_ctx_st;
 
 namespace berth::image {
 
 // Incremental hashing for streams (layer blobs, DiffIDs).
 class Sha256 {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
   std::string hex();  // finishes the hash; call once
  private:
-  evp_md_ctx_st* ctx_;
+  void compress(const unsigned char* block);
+  uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  unsigned char block_[64];
+  size_t used_ = 0;
+  uint64_t total_ = 0;
 };
 
 std::string sha256_hex(std::string_view data);

@@ -77,3 +77,10 @@ TEST_CASE("parse: empty file and non-mapping root") {
   CHECK(load_errors("").find("empty compose file") != std::string::npos);
   CHECK(load_errors("- a\n- b\n").find("top-level object must be a mapping") != std::string::npos);
 }
+
+TEST_CASE("parse: yaml-cpp event loops are cut off (fuzzer finding \",: x\")") {
+  Diagnostics d;
+  parse_yaml(",: seed\n", "loop.yaml", d);
+  REQUIRE(d.has_errors());
+  CHECK(d.errors()[0].message == "the YAML parser stopped making progress here");
+}
