@@ -2,6 +2,8 @@
 // The container's seccomp filter: the profile (built-in default or a Docker-format file),
 // resolved for the container's capabilities, compiled with libseccomp plus an ENOSYS stub for
 // syscalls newer than libseccomp knows, and cached as raw BPF so most starts skip the compile.
+// libseccomp lives in berth-heavy.so (berth/image/heavy.h): compile, highest_known_syscall and
+// libseccomp_version load it; a cache hit in cached_filter does not.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,7 +17,7 @@ namespace berth::seccomp {
 // nothing else) for a container with these capabilities ("CAP_CHOWN", ... its bounding set).
 // profile_path "" means the built-in default; otherwise a Docker-format (or Berth-format) JSON
 // file. Compiles only on a cache miss; the cache file is written atomically and named by a
-// SHA-256 of (profile, capabilities, arch, kernel, libseccomp version).
+// SHA-256 of (profile, capabilities, arch, kernel, libseccomp version as of the build).
 // Throws berth::Error naming the file for a bad profile.
 std::string cached_filter(const std::vector<std::string>& capabilities, const std::string& profile_path,
                           const std::string& cache_dir);
@@ -40,9 +42,9 @@ CompiledFilter compile(const ResolvedProfile& profile);
 // number includes the x32 bit. below is an exclusive upper limit for the search.
 uint32_t highest_known_syscall(const std::string& arch, uint32_t below = 1024);
 
-std::string libseccomp_version();  // "2.5.4"
+std::string libseccomp_version();  // "2.5.4", of the library loaded at run time
 uint64_t compile_count();          // compiles done by this process (tests check cache hits)
 
-std::string sha256_hex(std::string_view data);
+std::string sha256_hex(std::string_view data);  // image::sha256_hex: Berth has one SHA-256
 
 }  // namespace berth::seccomp
