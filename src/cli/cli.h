@@ -9,8 +9,19 @@ namespace berth::cli {
 int& exit_code();
 
 void add_container_commands(CLI::App& app);  // cmd_container.cpp: berth container …
+void add_container_lifecycle_commands(CLI::App& container);  // cmd_lifecycle.cpp: start, stop, …
 void add_image_commands(CLI::App& app);      // cmd_image.cpp: berth image …
 void add_inspect_command(CLI::App& app);     // cmd_inspect.cpp: berth inspect (any object)
 void add_config_command(CLI::App& app);      // cmd_config.cpp: berth config (Compose)
+
+// Follows a freshly started supervisor's stream (cmd_container.cpp): reports a failed start as an
+// Error with Docker's exit code; detached, returns 0 once started (printing the id if print_id);
+// attached, relays stdio and signals and returns the container's exit code.
+}  // namespace berth::cli
+
+#include "berth/engine/container_options.h"
+
+namespace berth::cli {
+int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id);
 
 }  // namespace berth::cli

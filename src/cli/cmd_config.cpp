@@ -71,7 +71,7 @@ std::string render(const ConfigFlags& flags, compose::LoadResult& result) {
       names = {flags.hash};
     for (const auto& n : names) out += n + " " + compose::config_hash(result.project, n) + "\n";
   } else if (flags.format == "json") {
-    out = model.dump(4) + "\n";
+    out = model.dump(4, ' ', false, json::error_handler_t::replace) + "\n";  // invalid UTF-8 → U+FFFD
   } else {
     out = compose::to_yaml(model);
   }

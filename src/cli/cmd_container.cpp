@@ -98,7 +98,9 @@ void send_window_size(int sock) {
 
 // Attached run: relay stdin and signals to the supervisor, its output to ours; returns the
 // container's exit code once the supervisor is done (after --rm cleanup).
-int attach(int sock, const engine::ContainerOptions& o, const std::string& id) {
+}  // namespace
+
+int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id) {
   sigset_t mask;
   sigemptyset(&mask);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask, s);
@@ -119,7 +121,8 @@ int attach(int sock, const engine::ContainerOptions& o, const std::string& id) {
                 f.value("exit_code", 125));
   }
   if (o.detach) {
-    std::printf("%s\n", id.c_str());
+    if (print_id) std::printf("%s\n", id.c_str());
+    ::close(sock);
     return 0;
   }
   RawTerminal raw(o.tty && o.interactive);
@@ -165,6 +168,8 @@ int attach(int sock, const engine::ContainerOptions& o, const std::string& id) {
   return exit_code;
 }
 
+namespace {
+
 std::string status_text(const engine::ContainerView& v) {
   const json& st = v.record["State"];
   int64_t now = timeutil::now_ns();
@@ -177,6 +182,10 @@ std::string status_text(const engine::ContainerView& v) {
     return t > 0 ? (now - t) / 1000000000LL : 0;
   };
   if (v.status == "running") return "Up " + timeutil::human_ago(since("StartedAt"));
+  if (v.status == "paused") return "Up " + timeutil::human_ago(since("StartedAt")) + " (Paused)";
+  if (v.status == "restarting")
+    return "Restarting (" + std::to_string(st.value("ExitCode", 0)) + ") " +
+           timeutil::human_ago(since("FinishedAt")) + " ago";
   if (v.status == "supervisor lost") return "Up " + timeutil::human_ago(since("StartedAt")) + " (supervisor lost)";
   if (v.status == "exited")
     return "Exited (" + std::to_string(st.value("ExitCode", 0)) + ") " +
@@ -204,11 +213,14 @@ void add_container_commands(CLI::App& app) {
   run->set_help_flag("--help", "Print help");  // -h is --hostname, as in Docker
   add_create_flags(run, *opts);
   run->add_flag("-d,--detach", opts->detach, "Run container in background and print container ID");
+  run->add_option("--restart", opts->restart, "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])");
+  run->add_option("--stop-timeout", opts->stop_timeout, "Timeout (in seconds) to stop a container");
+  for (auto* opt : run->get_options()) opt->allow_extra_args(false);
   run->callback([opts, run] {
     take_image_and_command(run, *opts);
     std::string id = engine::create_container(*opts);
     int sock = engine::start_container(id);
-    exit_code() = attach(sock, *opts, id);
+    exit_code() = attach_container_stream(sock, *opts, id, true);
   });
 
   auto* ls = container->add_subcommand("ls", "List containers");
@@ -223,7 +235,7 @@ void add_container_commands(CLI::App& app) {
     Table t({"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"});
     int64_t now = timeutil::now_ns();
     for (const auto& v : engine::list_containers()) {
-      bool running = v.status == "running" || v.status == "supervisor lost";
+      bool running = v.status != "exited" && v.status != "created";
       if (!*all && !running) continue;
       if (*quiet) {
         std::printf("%s\n", short_id(v.id).c_str());
@@ -243,6 +255,8 @@ void add_container_commands(CLI::App& app) {
     }
     if (!*quiet && *format != "json") t.print();
   });
+
+  add_container_lifecycle_commands(*container);
 
   auto* rm = container->add_subcommand("rm", "Remove one or more containers");
   auto force = std::make_shared<bool>(false);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "berth/engine/engine.h"
 #include "berth/util/error.h"
 #include "cli.h"
 
@@ -27,6 +28,14 @@ int main(int argc, char** argv) {
   add_image_commands(app);
   add_inspect_command(app);
   add_config_command(app);
+  // No systemd here to run `berth system restore` at boot: the first command after a reboot does.
+  app.preparse_callback([](size_t) {
+    try {
+      berth::engine::restore_after_reboot();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "berth: warning: restore after reboot: %s\n", e.what());
+    }
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -351,7 +351,7 @@ std::string config_hash(const Project& project, const std::string& service) {
   json j = svc->raw;
   for (const char* key : {"build", "pull_policy", "scale", "depends_on", "profiles"}) j.erase(key);
   if (j.contains("deploy") && j["deploy"].is_object()) j["deploy"].erase("replicas");
-  return sha256_hex(j.dump());
+  return sha256_hex(j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace berth::compose

@@ -35,7 +35,7 @@ std::string scalar(const json& v) {
   if (v.is_null()) return "null";
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
-    return needs_quotes(s) ? json(s).dump() : s;
+    return needs_quotes(s) ? json(s).dump(-1, ' ', false, json::error_handler_t::replace) : s;
   }
   return v.dump();
 }
@@ -86,7 +86,7 @@ void emit_value_after_key(std::string& out, const json& v, int indent) {
   }
 }
 
-std::string key_text(const std::string& k) { return needs_quotes(k) ? json(k).dump() : k; }
+std::string key_text(const std::string& k) { return needs_quotes(k) ? json(k).dump(-1, ' ', false, json::error_handler_t::replace) : k; }
 
 void emit(std::string& out, const json& v, int indent) {
   std::string pad(indent, ' ');

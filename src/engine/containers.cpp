@@ -72,6 +72,19 @@ void kill_and_release(const std::string& id, const json& state) {
                 "processes are still in them; retry berth container rm -f");
 }
 
+// The supervisor records which file says whether the container is frozen (v1 freezer.state,
+// v2 cgroup.freeze), so `ls` needs no cgroup plan to tell "paused".
+bool is_frozen(const json& state) {
+  std::string file = state.value("FreezeFile", "");
+  if (file.empty()) return false;
+  std::string v = str::trim(fs::read_file_if_exists(file).value_or(""));
+  return v == "FROZEN" || v == "FREEZING" || v == "1";
+}
+
+bool is_active(const std::string& status) {
+  return status == "running" || status == "paused" || status == "restarting" || status == "supervisor lost";
+}
+
 }  // namespace
 
 int start_container(const std::string& id) {
@@ -137,9 +150,16 @@ ContainerView view_container(const std::string& id) {
              {"Error", state.value("Error", "")},
              {"StartedAt", state.value("StartedAt", "0001-01-01T00:00:00Z")},
              {"FinishedAt", state.value("FinishedAt", "0001-01-01T00:00:00Z")}};
-  if (status == "running") {
+  st["ManuallyStopped"] = state.value("ManuallyStopped", false);
+  v.record["RestartCount"] = state.value("RestartCount", 0);
+  if (status == "running" || status == "restarting") {
     if (same_process_alive(state, "SupervisorPid", "SupervisorStart")) {
-      st["Running"] = true;
+      st["Running"] = status == "running";
+      st["Restarting"] = status == "restarting";
+      if (status == "running" && is_frozen(state)) {
+        status = "paused";
+        st["Paused"] = true;
+      }
     } else if (same_process_alive(state, "Pid", "ContainerStart")) {
       // Tell the truth: the container runs but nobody supervises it any more.
       status = "supervisor lost";
@@ -155,6 +175,7 @@ ContainerView view_container(const std::string& id) {
   if (st["StartedAt"] == "") st["StartedAt"] = "0001-01-01T00:00:00Z";
   if (st["FinishedAt"] == "") st["FinishedAt"] = "0001-01-01T00:00:00Z";
   st["Status"] = status == "supervisor lost" ? "running" : status;
+  if (st["Status"] == "exited" && state.empty()) st["Status"] = "created";
   v.status = status;
   v.record["State"] = st;
   return v;
@@ -196,7 +217,7 @@ void remove_container(const std::string& id, bool force) {
   json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
   if (fs::exists(cp.state_dir + "/config.json")) {
     ContainerView v = view_container(id);
-    if (v.status == "running" || v.status == "supervisor lost") {
+    if (is_active(v.status)) {
       if (!force)
         throw Error("cannot remove container \"/" + v.name +
                         "\": container is running: stop the container before removing or force remove",
@@ -214,7 +235,7 @@ std::vector<std::string> prune_containers() {
     auto cp = container_paths(id);
     if (fs::exists(cp.state_dir + "/config.json")) {
       ContainerView v = view_container(id);
-      if (v.status == "running" || v.status == "supervisor lost") continue;
+      if (is_active(v.status)) continue;
       // "created" with a live supervisor is a start in progress: leave it alone.
       json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
       if (v.status == "created" && same_process_alive(state, "SupervisorPid", "SupervisorStart")) continue;

@@ -208,6 +208,23 @@ std::string create_container(const ContainerOptions& o) {
   for (const auto& f : o.env_files)
     for (auto& e : parse_env_file(f)) user_env.push_back(e);
   for (const auto& e : o.env) user_env.push_back(e);
+  std::string restart_policy = o.restart.empty() ? "no" : o.restart;
+  int restart_max = 0;
+  if (auto colon = restart_policy.find(':'); colon != std::string::npos) {
+    std::string n = restart_policy.substr(colon + 1);
+    restart_policy = restart_policy.substr(0, colon);
+    if (restart_policy != "on-failure" || n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+      throw Error("invalid restart policy \"" + o.restart + "\"",
+                  "use no, always, unless-stopped or on-failure[:max-retries]");
+    restart_max = std::stoi(n);
+  }
+  if (restart_policy != "no" && restart_policy != "always" && restart_policy != "unless-stopped" &&
+      restart_policy != "on-failure")
+    throw Error("invalid restart policy \"" + o.restart + "\"",
+                "use no, always, unless-stopped or on-failure[:max-retries]");
+  if (o.autoremove && restart_policy != "no")
+    throw Error("conflicting options: cannot specify both --restart and --rm",
+                "drop one of them: --rm removes the container when it exits, --restart keeps it running");
   std::string stop_signal = o.stop_signal;
   if (!stop_signal.empty()) parse_signal(stop_signal);
 
@@ -316,6 +333,11 @@ std::string create_container(const ContainerOptions& o) {
     plan.cgroups = cgroup::to_json(cg);
     plan.log_path = cp.state_dir + "/" + id + "-json.log";
     plan.autoremove = o.autoremove;
+    plan.restart_policy = restart_policy;
+    plan.restart_max = restart_max;
+    std::string sig = stop_signal.empty() ? img->config.stop_signal : stop_signal;
+    plan.stop_signal = sig.empty() ? 15 : parse_signal(sig);
+    plan.stop_timeout_s = o.stop_timeout.value_or(10);
     plan.state_dir = cp.state_dir;
     plan.run_dir = cp.run_dir;
     save_json_atomic(cp.run_dir + "/launch.json", runtime::to_json(plan));
@@ -341,6 +363,7 @@ std::string create_container(const ContainerOptions& o) {
                  {"CapDrop", o.cap_drop},
                  {"ReadonlyRootfs", o.read_only},
                  {"AutoRemove", o.autoremove},
+                 {"RestartPolicy", {{"Name", restart_policy}, {"MaximumRetryCount", restart_max}}},
                  {"NetworkMode", o.network},
                  {"Init", o.init},
                  {"SecurityOpt", o.security_opt},

@@ -48,7 +48,11 @@ const BerthHeavyApi& heavy_module() {
     try {
       // RTLD_LOCAL: the module's copies of libarchive/libseccomp symbols stay private to it.
       void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) cannot_load(path, ::dlerror());
+      if (!handle) {
+        std::string why = ::dlerror();
+        if (why.starts_with(path + ": ")) why.erase(0, path.size() + 2);  // dlerror repeats the path
+        cannot_load(path, why);
+      }
       auto entry = reinterpret_cast<BerthHeavyEntry>(::dlsym(handle, BERTH_HEAVY_ENTRY));
       if (!entry) cannot_load(path, "no " BERTH_HEAVY_ENTRY " in it");
       const BerthHeavyApi* api = entry();

@@ -346,7 +346,7 @@ int last_cap() {
 }
 
 // Bounding set, keepcaps, groups and ids, then the final sets (runc's finalizeNamespace order).
-void apply_identity(const LaunchPlan& p) {
+void apply_identity(const ProcessIdentity& p) {
   int last = last_cap();
   for (int cap = 0; cap <= last; ++cap)
     if (!(p.capabilities & (1ULL << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
@@ -366,17 +366,17 @@ void apply_identity(const LaunchPlan& p) {
   for (int cap = 0; cap <= last; ++cap) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0);
 }
 
-[[noreturn]] void exec_command(const LaunchPlan& p) {
+[[noreturn]] void exec_command(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<char*> argv, envp;
-  for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const auto& e : p.env) {
+  for (const auto& e : env) {
     envp.push_back(const_cast<char*>(e.c_str()));
     if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
   }
   envp.push_back(nullptr);
-  const std::string& cmd = p.args.at(0);
+  const std::string& cmd = args.at(0);
   int err = ENOENT;
   if (cmd.find('/') != std::string::npos) {
     ::execve(cmd.c_str(), argv.data(), envp.data());
@@ -403,7 +403,27 @@ void apply_identity(const LaunchPlan& p) {
   fail("exec", err, what);
 }
 
+void apply_rlimits(const std::vector<Rlimit>& rlimits) {
+  for (const auto& r : rlimits) {
+    rlimit rl{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
+    if (::setrlimit(r.resource, &rl) != 0) fail("setrlimit", errno, std::to_string(r.resource));
+  }
+}
+
 }  // namespace
+
+// The steps exec shares with the container's first process (container_setup.h).
+namespace setup {
+void set_report_fd(int fd) { g_sync_fd = fd; }
+void report_failure(const char* step, int err, const std::string& detail) { fail(step, err, detail); }
+void apply_rlimits(const std::vector<Rlimit>& rlimits) { runtime::apply_rlimits(rlimits); }
+void setup_terminal() { runtime::setup_terminal(); }
+void load_seccomp(const std::vector<char>& bpf) { runtime::load_seccomp(bpf); }
+void apply_identity(const ProcessIdentity& identity) { runtime::apply_identity(identity); }
+void exec_command(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  runtime::exec_command(args, env);
+}
+}  // namespace setup
 
 [[noreturn]] void run_container_child(const LaunchPlan& p, const ChildContext& ctx) {
   g_sync_fd = ctx.sync_fd;
@@ -436,14 +456,11 @@ void apply_identity(const LaunchPlan& p) {
       fail("make rootfs read-only", errno);
     ::close(fd);
   }
-  for (const auto& r : p.rlimits) {
-    rlimit rl{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
-    if (::setrlimit(r.resource, &rl) != 0) fail("setrlimit", errno, std::to_string(r.resource));
-  }
+  apply_rlimits(p.rlimits);
   if (::setsid() < 0) fail("setsid", errno);
   if (p.terminal) setup_terminal();
   if (!p.no_new_privileges) load_seccomp(ctx.seccomp_bpf);  // needs CAP_SYS_ADMIN: before the drop
-  apply_identity(p);
+  apply_identity({p.uid, p.gid, p.additional_gids, p.capabilities});
   if (::chdir(p.cwd.c_str()) != 0) fail("chdir", errno, p.cwd);
   if (p.no_new_privileges) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", errno);
@@ -452,7 +469,7 @@ void apply_identity(const LaunchPlan& p) {
   ::umask(022);
   // Nothing of the supervisor's reaches the container: everything above stdio closes at execve.
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  exec_command(p);
+  exec_command(p.args, p.env);
 }
 
 }  // namespace berth::runtime

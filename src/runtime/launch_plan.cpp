@@ -47,6 +47,11 @@ json to_json(const LaunchPlan& p) {
           {"cgroups", p.cgroups},
           {"log_path", p.log_path},
           {"autoremove", p.autoremove},
+          {"restart_policy", p.restart_policy},
+          {"restart_max", p.restart_max},
+          {"stop_signal", p.stop_signal},
+          {"stop_timeout_s", p.stop_timeout_s},
+          {"healthcheck", p.healthcheck},
           {"state_dir", p.state_dir},
           {"run_dir", p.run_dir}};
 }
@@ -86,6 +91,11 @@ LaunchPlan launch_plan_from_json(const json& j) {
   p.cgroups = j.at("cgroups");
   p.log_path = j.at("log_path");
   p.autoremove = j.at("autoremove");
+  p.restart_policy = j.value("restart_policy", "no");
+  p.restart_max = j.value("restart_max", 0);
+  p.stop_signal = j.value("stop_signal", 15);
+  p.stop_timeout_s = j.value("stop_timeout_s", 10);
+  p.healthcheck = j.value("healthcheck", json());
   p.state_dir = j.at("state_dir");
   p.run_dir = j.at("run_dir");
   return p;

@@ -1,6 +1,7 @@
 #include "json_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,8 +15,32 @@ JsonLog::~JsonLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void JsonLog::open(const std::string& path) {
+void JsonLog::open(const std::string& path) { open(path, 0, 1); }
+
+void JsonLog::open(const std::string& path, uint64_t max_size, int max_files) {
+  if (fd_ >= 0) ::close(fd_);
+  path_ = path;
+  max_size_ = max_size;
+  max_files_ = max_files < 1 ? 1 : max_files;
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  struct stat st {};
+  size_ = (fd_ >= 0 && ::fstat(fd_, &st) == 0) ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// Readers following the log notice the new inode (or, with max_files 1, the truncation).
+void JsonLog::rotate() {
+  if (max_files_ > 1) {
+    ::close(fd_);
+    fd_ = -1;
+    for (int i = max_files_ - 1; i >= 1; --i) {
+      std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
+      ::rename(from.c_str(), (path_ + "." + std::to_string(i)).c_str());  // a missing one is fine
+    }
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  } else {
+    (void)!::ftruncate(fd_, 0);
+  }
+  size_ = 0;
 }
 
 static void append_escaped(std::string& out, const std::string& s) {
@@ -45,7 +70,12 @@ void JsonLog::emit(const char* stream, const std::string& line) {
   rec += "\",\"stream\":\"";
   rec += stream;
   rec += "\",\"time\":\"" + timeutil::rfc3339_nano(timeutil::now_ns()) + "\"}\n";
-  (void)!::write(fd_, rec.data(), rec.size());
+  // Rotate before a record would push the file past max_size (a single oversized record still
+  // lands whole in a fresh file).
+  if (max_size_ > 0 && size_ > 0 && size_ + rec.size() > max_size_) rotate();
+  if (fd_ < 0) return;
+  ssize_t n = ::write(fd_, rec.data(), rec.size());
+  if (n > 0) size_ += static_cast<uint64_t>(n);
 }
 
 void JsonLog::write(const char* stream, const std::string& data) {

@@ -1,13 +1,20 @@
-// berth-supervisor: one per container. Replays the launch plan, relays the container's stdio to
-// the attached CLI and to the json-file log, records the exit, cleans up its cgroups.
+// berth-supervisor: one per container, for as long as the container should run. Replays the
+// launch plan (and again on restart), relays stdio to attached clients and to the json-file
+// log, applies the restart policy with Docker's back-off, answers a control socket, records
+// every transition in state.json, and cleans up when the container is finally down.
 //
 // Usage: berth-supervisor LAUNCH_JSON   (fd 3: stream socket to the CLI that started it)
+//
+// A single-threaded poll(2) loop: the same model as a Boost.Asio io_context, with a smaller
+// static binary (docs/architecture.md).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -15,7 +22,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
+#include <vector>
 
 #include "berth/cgroup/cgroup.h"
 #include "berth/runtime/frames.h"
@@ -32,29 +41,177 @@ namespace {
 using namespace berth;
 using runtime::Frame;
 
-struct Supervisor {
+constexpr int kProtocolVersion = 1;
+
+int64_t mono_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct Client {
+  int fd = -1;
+  bool attached = false;  // receives output frames and the final Exited
+  bool waiting = false;   // receives a Response when the container is finally down
+  bool stopping = false;  // a stop request: answered when the container is down
+};
+
+class Supervisor {
+ public:
   runtime::LaunchPlan plan;
   cgroup::Plan cg;
-  int cli = 3;  // -1 once the CLI went away (the container keeps running)
-  json state = json::object();
-  JsonLog log;
 
-  void write_state() { save_json_atomic(plan.run_dir + "/state.json", state); }
+  int run(int cli_fd);
+  void report_fatal(const std::string& message);
 
-  void to_cli(Frame f, const std::string& payload) {
-    if (cli >= 0 && !runtime::send_frame(cli, f, payload)) {
-      ::close(cli);
-      cli = -1;
-    }
+ private:
+  void write_state() { save_json_atomic(plan.run_dir + "/state.json", state_); }
+  void send(Client& c, Frame f, const std::string& payload) {
+    if (c.fd >= 0 && !runtime::send_frame(c.fd, f, payload)) drop(c);
   }
-
-  void remove_cgroups() {
-    cgroup::kill_all(cg, SIGKILL);
-    cgroup::remove(cg);
+  void drop(Client& c) {
+    if (c.fd >= 0) ::close(c.fd);
+    c.fd = -1;
   }
+  bool start_once();            // launch; false when the start failed (state records why)
+  void on_exit(int status);
+  void relay(int& fd, Frame stream, const char* name);
+  void handle_request(Client& c, const std::string& body);
+  void finish();                // the container is down for good
+  bool should_restart(int status) const;
+  void open_control_socket();
 
-  void autoremove() {
-    if (!plan.autoremove) return;
+  json state_ = json::object();
+  JsonLog log_;
+  std::vector<Client> clients_;
+  int listen_fd_ = -1;
+  runtime::LaunchResult cur_;
+  bool running_ = false;
+  bool done_ = false;
+  int out_ = -1, err_ = -1, in_ = -1;
+  std::vector<char> bpf_;
+  int restart_count_ = 0;
+  int64_t backoff_ms_ = 100;
+  int64_t restart_at_ = 0;    // monotonic ms; 0 = no restart pending
+  int64_t kill_at_ = 0;       // monotonic ms; 0 = no stop in progress
+  int64_t started_mono_ = 0;
+  bool manually_stopped_ = false;
+  int last_status_ = 0;
+};
+
+void Supervisor::report_fatal(const std::string& message) {
+  std::fprintf(stderr, "berth-supervisor: %s\n", message.c_str());
+  if (clients_.empty()) clients_.push_back(Client{3, true, false, false});
+  for (auto& c : clients_) send(c, Frame::Failed, json{{"message", message}, {"exit_code", 125}}.dump());
+}
+
+void Supervisor::open_control_socket() {
+  // sun_path holds 108 bytes: bind through the directory's fd instead of the long path.
+  int dirfd = ::open(plan.run_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) throw_errno("open " + plan.run_dir);
+  std::string path = "/proc/self/fd/" + std::to_string(dirfd) + "/ctl.sock";
+  ::unlink(path.c_str());
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ::umask(077);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 16) != 0)
+    throw_errno("bind control socket " + plan.run_dir + "/ctl.sock");
+  ::close(dirfd);
+}
+
+bool Supervisor::start_once() {
+  runtime::LaunchResult res;
+  try {
+    cgroup::create(cg);
+    res = runtime::launch_container(plan, bpf_, [&](pid_t pid) { cgroup::join(cg, pid); });
+  } catch (const std::exception& e) {
+    state_["Error"] = e.what();
+    state_["ExitCode"] = 125;
+    for (auto& c : clients_) send(c, Frame::Failed, json{{"message", e.what()}, {"exit_code", 125}}.dump());
+    return false;
+  }
+  if (!res.started) {
+    std::string msg = std::string(res.failure.step) + ": " +
+                      (res.failure.detail[0] ? std::string(res.failure.detail) + ": " : "") +
+                      std::strerror(res.failure.err);
+    if (std::strcmp(res.failure.step, "exec") == 0) msg = res.failure.detail;
+    int code = runtime::exit_code_for_start_failure(res.failure);
+    state_["Error"] = msg;
+    state_["ExitCode"] = code;
+    for (auto& c : clients_) send(c, Frame::Failed, json{{"message", msg}, {"exit_code", code}}.dump());
+    return false;
+  }
+  cur_ = res;
+  running_ = true;
+  started_mono_ = mono_ms();
+  out_ = res.stdout_fd;
+  err_ = res.stderr_fd;
+  in_ = res.stdin_fd;
+  state_["Status"] = "running";
+  state_["Pid"] = res.pid;
+  state_["ContainerStart"] = runtime::process_start_time(res.pid);
+  state_["StartedAt"] = timeutil::rfc3339_nano(res.started_ns);
+  state_["Error"] = "";
+  state_["RestartCount"] = restart_count_;
+  write_state();
+  for (auto& c : clients_)
+    if (c.attached) send(c, Frame::Started, json{{"pid", res.pid}}.dump());
+  return true;
+}
+
+bool Supervisor::should_restart(int status) const {
+  if (manually_stopped_ || plan.autoremove) return false;
+  const std::string& p = plan.restart_policy;
+  if (p == "always" || p == "unless-stopped") return true;
+  if (p == "on-failure") return status != 0 && (plan.restart_max <= 0 || restart_count_ < plan.restart_max);
+  return false;
+}
+
+void Supervisor::on_exit(int status) {
+  running_ = false;
+  kill_at_ = 0;
+  last_status_ = status;
+  log_.flush();
+  bool oom = cgroup::oom_kill_count(cg) > 0;
+  if (out_ >= 0) ::close(out_);
+  if (err_ >= 0 && err_ != out_) ::close(err_);
+  if (in_ >= 0 && in_ != out_) ::close(in_);
+  out_ = err_ = in_ = -1;
+  if (cur_.pidfd >= 0) ::close(cur_.pidfd);
+  cur_.pidfd = -1;
+  cgroup::kill_all(cg, SIGKILL);  // stragglers outside the pid namespace's reach (none usually)
+  state_["Pid"] = 0;
+  state_["ExitCode"] = status;
+  state_["OOMKilled"] = oom;
+  state_["FinishedAt"] = timeutil::rfc3339_nano(timeutil::now_ns());
+  state_["ManuallyStopped"] = manually_stopped_;
+  if (should_restart(status)) {
+    // Docker's back-off: 100 ms doubling, back to 100 ms after 10 s of uptime.
+    if (mono_ms() - started_mono_ >= 10000) backoff_ms_ = 100;
+    restart_at_ = mono_ms() + backoff_ms_;
+    backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 60000);
+    state_["Status"] = "restarting";
+    write_state();
+    return;
+  }
+  finish();
+}
+
+void Supervisor::finish() {
+  done_ = true;
+  cgroup::kill_all(cg, SIGKILL);
+  cgroup::remove(cg);
+  state_["Status"] = "exited";
+  state_["Pid"] = 0;
+  write_state();
+  std::string exited = json{{"exit_code", last_status_}, {"oom_killed", state_.value("OOMKilled", false)}}.dump();
+  for (auto& c : clients_) {
+    if (c.attached) send(c, Frame::Exited, exited);
+    if (c.waiting || c.stopping) send(c, Frame::Response, json{{"ok", true}, {"exit_code", last_status_}}.dump());
+  }
+  if (plan.autoremove) {
     try {
       fs::remove_tree(plan.run_dir);
       fs::remove_tree(plan.state_dir);
@@ -62,141 +219,210 @@ struct Supervisor {
       std::fprintf(stderr, "berth-supervisor: autoremove: %s\n", e.what());
     }
   }
-
-  int run();
-  void relay(int& fd, Frame stream, const char* name);
-};
+}
 
 void Supervisor::relay(int& fd, Frame stream, const char* name) {
   char buf[65536];
   ssize_t n = ::read(fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {  // EOF (or EIO on a terminal whose last holder closed it)
+    if (fd == in_) in_ = -1;
     ::close(fd);
     fd = -1;
     return;
   }
   std::string data(buf, static_cast<size_t>(n));
-  log.write(name, data);
-  to_cli(stream, data);
+  log_.write(name, data);
+  for (auto& c : clients_)
+    if (c.attached) send(c, stream, data);
 }
 
-int Supervisor::run() {
-  std::vector<char> bpf;
+void Supervisor::handle_request(Client& c, const std::string& body) {
+  json req, resp = {{"ok", true}};
+  try {
+    req = json::parse(body);
+  } catch (...) {
+    send(c, Frame::Response, json{{"ok", false}, {"error", "malformed request"}}.dump());
+    return;
+  }
+  if (req.value("version", 0) != kProtocolVersion) {
+    send(c, Frame::Response,
+         json{{"ok", false}, {"error", "protocol version mismatch: supervisor speaks " + std::to_string(kProtocolVersion)}}.dump());
+    return;
+  }
+  std::string op = req.value("op", "");
+  if (op == "status") {
+    resp["state"] = state_;
+  } else if (op == "kill") {
+    int sig = req.value("signal", SIGKILL);
+    if (!running_) {
+      send(c, Frame::Response, json{{"ok", false}, {"error", "container is not running"}}.dump());
+      return;
+    }
+    ::syscall(SYS_pidfd_send_signal, cur_.pidfd, sig, nullptr, 0);
+  } else if (op == "stop") {
+    manually_stopped_ = true;
+    restart_at_ = 0;
+    if (!running_) {  // restarting or already down: stop means down now
+      if (!done_) {
+        state_["ManuallyStopped"] = true;
+        finish();
+      }
+      resp["exit_code"] = last_status_;
+    } else {
+      int timeout = req.value("timeout", plan.stop_timeout_s);
+      ::syscall(SYS_pidfd_send_signal, cur_.pidfd, plan.stop_signal, nullptr, 0);
+      kill_at_ = mono_ms() + static_cast<int64_t>(timeout) * 1000;
+      if (timeout <= 0) ::syscall(SYS_pidfd_send_signal, cur_.pidfd, SIGKILL, nullptr, 0);
+      c.stopping = true;
+      return;  // answered from finish()
+    }
+  } else if (op == "wait") {
+    if (done_) {
+      resp["exit_code"] = last_status_;
+    } else {
+      c.waiting = true;
+      return;
+    }
+  } else if (op == "attach") {
+    c.attached = true;
+  } else {
+    resp = {{"ok", false}, {"error", "unknown request \"" + op + "\""}};
+  }
+  send(c, Frame::Response, resp.dump());
+}
+
+int Supervisor::run(int cli_fd) {
+  clients_.push_back(Client{cli_fd, true, false, false});
   if (!plan.seccomp_bpf.empty()) {
     std::string s = fs::read_file(plan.seccomp_bpf);
-    bpf.assign(s.begin(), s.end());
+    bpf_.assign(s.begin(), s.end());
   }
-  if (!plan.log_path.empty()) log.open(plan.log_path);
-  state = {{"Status", "created"}, {"Pid", 0}, {"ExitCode", 0}, {"OOMKilled", false},
-           {"StartedAt", ""}, {"FinishedAt", ""}, {"Error", ""},
-           {"SupervisorPid", ::getpid()},
-           {"SupervisorStart", runtime::process_start_time(::getpid())},
-           {"BootId", runtime::boot_id()}};
-  runtime::LaunchResult res;
-  try {
-    cgroup::create(cg);
-    res = runtime::launch_container(plan, bpf, [&](pid_t pid) { cgroup::join(cg, pid); });
-  } catch (const std::exception& e) {
-    remove_cgroups();
-    state["Error"] = e.what();
-    state["ExitCode"] = 125;
+  if (!plan.log_path.empty()) log_.open(plan.log_path);
+  state_ = {{"Status", "created"}, {"Pid", 0}, {"ExitCode", 0}, {"OOMKilled", false},
+            {"StartedAt", ""}, {"FinishedAt", ""}, {"Error", ""}, {"RestartCount", 0},
+            {"SupervisorPid", ::getpid()},
+            {"SupervisorStart", runtime::process_start_time(::getpid())},
+            {"BootId", runtime::boot_id()},
+            {"FreezeFile", cg.unified ? (cg.dirs.empty() ? "" : cg.dirs[0] + "/cgroup.freeze")
+                                      : (cg.freezer_dir.empty() ? "" : cg.freezer_dir + "/freezer.state")}};
+  open_control_socket();
+  if (!start_once()) {
+    cgroup::remove(cg);
     write_state();
-    to_cli(Frame::Failed, json{{"message", e.what()}, {"exit_code", 125}}.dump());
-    autoremove();
+    ::unlink((plan.run_dir + "/ctl.sock").c_str());
+    if (plan.autoremove) {
+      fs::remove_tree(plan.run_dir);
+      fs::remove_tree(plan.state_dir);
+    }
     return 0;
   }
-  if (!res.started) {
-    remove_cgroups();
-    std::string msg = std::string(res.failure.step) + ": " +
-                      (res.failure.detail[0] ? std::string(res.failure.detail) + ": " : "") +
-                      std::strerror(res.failure.err);
-    if (std::strcmp(res.failure.step, "exec") == 0) msg = res.failure.detail;
-    int code = runtime::exit_code_for_start_failure(res.failure);
-    state["Error"] = msg;
-    state["ExitCode"] = code;
-    write_state();
-    to_cli(Frame::Failed, json{{"message", msg}, {"exit_code", code}}.dump());
-    autoremove();
-    return 0;
-  }
-  state["Status"] = "running";
-  state["Pid"] = res.pid;
-  state["ContainerStart"] = runtime::process_start_time(res.pid);
-  state["StartedAt"] = timeutil::rfc3339_nano(res.started_ns);
-  write_state();
-  to_cli(Frame::Started, json{{"pid", res.pid}}.dump());
-
-  int out = res.stdout_fd, err = res.stderr_fd, in = res.stdin_fd;
-  bool exited = false;
-  int status = 0;
-  while (!exited || out >= 0 || err >= 0) {
-    pollfd fds[4];
-    int n = 0;
-    int i_out = -1, i_err = -1, i_cli = -1, i_pid = -1;
-    if (out >= 0) { i_out = n; fds[n++] = {out, POLLIN, 0}; }
-    if (err >= 0) { i_err = n; fds[n++] = {err, POLLIN, 0}; }
-    if (cli >= 0) { i_cli = n; fds[n++] = {cli, POLLIN, 0}; }
-    if (!exited) { i_pid = n; fds[n++] = {res.pidfd, POLLIN, 0}; }
-    // Once PID 1 is gone its pid namespace is gone: drain what is buffered, then stop.
-    int rc = ::poll(fds, static_cast<nfds_t>(n), exited ? 200 : -1);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc == 0) break;
-    if (i_out >= 0 && fds[i_out].revents) relay(out, Frame::Stdout, "stdout");
-    if (i_err >= 0 && fds[i_err].revents) relay(err, Frame::Stderr, "stderr");
-    if (i_cli >= 0 && fds[i_cli].revents) {
-      auto frame = runtime::read_frame(cli);
+  while (!done_) {
+    std::vector<pollfd> fds;
+    fds.push_back({listen_fd_, POLLIN, 0});
+    size_t first_client = fds.size();
+    for (auto& c : clients_) fds.push_back({c.fd, POLLIN, 0});
+    size_t i_out = fds.size();
+    fds.push_back({out_, POLLIN, 0});
+    fds.push_back({err_, POLLIN, 0});
+    fds.push_back({running_ ? cur_.pidfd : -1, POLLIN, 0});
+    int64_t now = mono_ms(), timeout = -1;
+    for (int64_t at : {restart_at_, kill_at_})
+      if (at) timeout = timeout < 0 ? std::max<int64_t>(0, at - now) : std::min(timeout, std::max<int64_t>(0, at - now));
+    // While the exited container's pipes drain, do not wait long.
+    int rc = ::poll(fds.data(), fds.size(), static_cast<int>(timeout));
+    if (rc < 0 && errno != EINTR) break;
+    now = mono_ms();
+    if (kill_at_ && now >= kill_at_ && running_) {
+      ::syscall(SYS_pidfd_send_signal, cur_.pidfd, SIGKILL, nullptr, 0);
+      kill_at_ = 0;
+    }
+    if (restart_at_ && now >= restart_at_ && !running_) {
+      restart_at_ = 0;
+      ++restart_count_;
+      state_["RestartCount"] = restart_count_;
+      if (!start_once()) {
+        last_status_ = state_.value("ExitCode", 125);
+        finish();
+        break;
+      }
+      continue;
+    }
+    if (rc <= 0) continue;
+    if (fds[0].revents) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        // Only the owner (root) may drive the container.
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::geteuid())
+          clients_.push_back(Client{fd, false, false, false});
+        else
+          ::close(fd);
+      }
+    }
+    for (size_t k = 0; k + first_client < i_out; ++k) {
+      if (!fds[first_client + k].revents) continue;
+      Client& c = clients_[k];
+      auto frame = runtime::read_frame(c.fd);
       if (!frame) {
-        ::close(cli);
-        cli = -1;
-      } else if (frame->first == Frame::Stdin && in >= 0) {
-        const std::string& d = frame->second;
-        size_t off = 0;
-        while (off < d.size()) {
-          ssize_t w = ::write(in, d.data() + off, d.size() - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) break;
-          off += static_cast<size_t>(w);
-        }
-      } else if (frame->first == Frame::StdinClose && in >= 0 && !plan.terminal) {
-        ::close(in);
-        in = -1;
-      } else if (frame->first == Frame::Signal) {
-        ::syscall(SYS_pidfd_send_signal, res.pidfd, std::atoi(frame->second.c_str()), nullptr, 0);
-      } else if (frame->first == Frame::Resize && plan.terminal) {
-        unsigned rows = 0, cols = 0;
-        if (std::sscanf(frame->second.c_str(), "%u %u", &rows, &cols) == 2) {
-          winsize ws{static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0, 0};
-          ::ioctl(res.terminal_fd, TIOCSWINSZ, &ws);
-        }
+        drop(c);
+        continue;
+      }
+      switch (frame->first) {
+        case Frame::Request: handle_request(c, frame->second); break;
+        case Frame::Stdin:
+          if (in_ >= 0) {
+            const std::string& d = frame->second;
+            for (size_t off = 0; off < d.size();) {
+              ssize_t w = ::write(in_, d.data() + off, d.size() - off);
+              if (w < 0 && errno == EINTR) continue;
+              if (w <= 0) break;
+              off += static_cast<size_t>(w);
+            }
+          }
+          break;
+        case Frame::StdinClose:
+          if (in_ >= 0 && !plan.terminal) {
+            ::close(in_);
+            in_ = -1;
+          }
+          break;
+        case Frame::Signal:
+          if (running_) ::syscall(SYS_pidfd_send_signal, cur_.pidfd, std::atoi(frame->second.c_str()), nullptr, 0);
+          break;
+        case Frame::Resize:
+          if (plan.terminal && running_) {
+            unsigned rows = 0, cols = 0;
+            if (std::sscanf(frame->second.c_str(), "%u %u", &rows, &cols) == 2) {
+              winsize ws{static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0, 0};
+              ::ioctl(cur_.terminal_fd, TIOCSWINSZ, &ws);
+            }
+          }
+          break;
+        default: break;
       }
     }
-    if (i_pid >= 0 && fds[i_pid].revents) {
+    if (fds[i_out].revents) relay(out_, Frame::Stdout, "stdout");
+    if (fds[i_out + 1].revents) relay(err_, Frame::Stderr, "stderr");
+    if (fds[i_out + 2].revents && running_) {
       siginfo_t info{};
-      if (::waitid(P_PIDFD, static_cast<id_t>(res.pidfd), &info, WEXITED) == 0) {
-        exited = true;
-        status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-        if (plan.terminal) {  // the terminal is the same fd for in and out
-          in = -1;
-          err = -1;
+      if (::waitid(P_PIDFD, static_cast<id_t>(cur_.pidfd), &info, WEXITED) == 0) {
+        int status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+        // Drain what the container wrote before it exited (its pid namespace is gone now).
+        for (int round = 0; round < 50 && (out_ >= 0 || (err_ >= 0 && err_ != out_)); ++round) {
+          pollfd p[2] = {{out_, POLLIN, 0}, {err_ != out_ ? err_ : -1, POLLIN, 0}};
+          if (::poll(p, 2, 100) <= 0) break;
+          if (p[0].revents) relay(out_, Frame::Stdout, "stdout");
+          if (p[1].revents) relay(err_, Frame::Stderr, "stderr");
         }
+        on_exit(status);
       }
     }
+    std::erase_if(clients_, [](const Client& c) { return c.fd < 0; });
   }
-  log.flush();
-  bool oom = cgroup::oom_kill_count(cg) > 0;
-  remove_cgroups();
-  if (out >= 0) ::close(out);
-  if (err >= 0 && err != out) ::close(err);
-  if (in >= 0 && in != res.terminal_fd) ::close(in);
-  state["Status"] = "exited";
-  state["Pid"] = 0;
-  state["ExitCode"] = status;
-  state["OOMKilled"] = oom;
-  state["FinishedAt"] = timeutil::rfc3339_nano(timeutil::now_ns());
-  write_state();
-  to_cli(Frame::Exited, json{{"exit_code", status}, {"oom_killed", oom}}.dump());
-  autoremove();
+  for (auto& c : clients_) drop(c);
+  ::unlink((plan.run_dir + "/ctl.sock").c_str());
   return 0;
 }
 
@@ -228,11 +454,9 @@ int main(int argc, char** argv) {
       ::dup2(logfd, 2);
       ::close(logfd);
     }
-    return s.run();
+    return s.run(3);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "berth-supervisor: %s\n", e.what());
-    s.to_cli(berth::runtime::Frame::Failed,
-             berth::json{{"message", std::string("supervisor: ") + e.what()}, {"exit_code", 125}}.dump());
+    s.report_fatal(std::string("supervisor: ") + e.what());
     return 1;
   }
 }

@@ -29,6 +29,8 @@ struct ContainerOptions {
   int64_t cpu_shares = 0;
   int64_t pids_limit = 0;
   std::string stop_signal;
+  std::optional<int> stop_timeout;  // seconds; Docker's default is 10
+  std::string restart = "no";       // no | always | unless-stopped | on-failure[:N]
 };
 
 }  // namespace berth::engine

@@ -44,6 +44,21 @@ void remove_container(const std::string& id, bool force);
 // Removes stopped containers and leftovers no record points to (cgroups, run dirs). Returns ids.
 std::vector<std::string> prune_containers();
 
+// ---- lifecycle, through the container's supervisor (control socket <run>/containers/<id>/ctl.sock) ----
+// Sends one request and returns the response; nullopt when no supervisor answers.
+std::optional<json> supervisor_request(const std::string& id, json request);
+// Stop signal, then SIGKILL after timeout seconds (default: the container's own). Remembered, so
+// unless-stopped and always do not restart it. A container whose supervisor was lost is killed
+// through its cgroups. Returns false when the container was not running.
+bool stop_container(const std::string& id, std::optional<int> timeout);
+void kill_container(const std::string& id, int signal);   // throws when not running
+int wait_container(const std::string& id);                // blocks until the container is down
+void pause_container(const std::string& id, bool pause);  // freezer (v1) or cgroup.freeze (v2)
+// Boot id check: when the recorded boot id differs (a reboot; /run may survive it here), start
+// the containers whose restart policy says so. Called by every container command.
+void restore_after_reboot();
+std::vector<std::string> restore_containers();  // `berth system restore`: ids started
+
 // Names of containers (any state) created from image_id ("sha256:<hex>").
 std::vector<std::string> containers_using_image(const std::string& image_id);
 

@@ -1,6 +1,7 @@
 #pragma once
 // The container side of a start: what the cloned child does between clone3 and execve, in the
 // order of research/runtime-security.md §2.3. Runs in the supervisor's child, single-threaded.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,9 @@ namespace berth::runtime {
 // Messages from the child to the supervisor on the sync socket (SOCK_SEQPACKET, CLOEXEC: a
 // successful execve closes it, which is how the supervisor learns the container started).
 struct ChildReport {
-  char kind = 0;        // 'F' failed (then the child exits), 'T' terminal master fd attached
+  // 'F' failed (then the child exits), 'T' terminal master fd attached,
+  // 'P' exec only: the exec'd process was forked, its host pid in err.
+  char kind = 0;
   int err = 0;          // errno of the failed step
   char step[48] = {};   // "mount /proc", "exec"
   char detail[400] = {};
@@ -27,5 +30,28 @@ struct ChildContext {
 
 // Waits for the supervisor's go (cgroups joined), sets up and execs. Never returns.
 [[noreturn]] void run_container_child(const LaunchPlan& plan, const ChildContext& ctx);
+
+// Who the process becomes: bounding = permitted = effective capabilities; ambient cleared.
+struct ProcessIdentity {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> additional_gids;
+  uint64_t capabilities = 0;
+};
+
+// The steps `exec` (runtime/exec.cpp) shares with the container's first process, so both set up
+// a process exactly alike. Single-threaded child only: none throws; a failure is sent as a
+// ChildReport on the report fd (SOCK_SEQPACKET) and the process _exits(125).
+namespace setup {
+void set_report_fd(int fd);
+[[noreturn]] void report_failure(const char* step, int err, const std::string& detail = {});
+void apply_rlimits(const std::vector<Rlimit>& rlimits);
+// setsid() first. A pty from the current /dev/ptmx becomes stdio and controlling terminal; the
+// master goes to the report fd as a 'T' report with SCM_RIGHTS.
+void setup_terminal();
+void load_seccomp(const std::vector<char>& bpf);  // empty: no filter
+void apply_identity(const ProcessIdentity& identity);
+// execve with a PATH search in env's PATH; reports step "exec" with Docker's wording on failure.
+[[noreturn]] void exec_command(const std::vector<std::string>& args, const std::vector<std::string>& env);
+}  // namespace setup
 
 }  // namespace berth::runtime

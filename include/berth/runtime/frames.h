@@ -18,6 +18,9 @@ enum class Frame : char {
   StdinClose = 'C',
   Signal = 'K',   // payload: decimal signal number
   Resize = 'W',   // payload: "rows cols"
+  // control socket (<run>/containers/<id>/ctl.sock), both directions
+  Request = 'Q',  // JSON {"version":1,"op":"status|stop|kill|wait|attach", ...}
+  Response = 'R', // JSON {"ok":bool, "error":..., ...}
 };
 
 // Blocking helpers (both sides use them on blocking sockets). send_frame returns false on EPIPE.

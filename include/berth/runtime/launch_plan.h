@@ -60,6 +60,11 @@ struct LaunchPlan {
   json cgroups;               // berth::cgroup::Plan as JSON (the supervisor creates and joins it)
   std::string log_path;       // json-file log; empty: no log
   bool autoremove = false;
+  std::string restart_policy = "no";  // no | always | on-failure | unless-stopped
+  int restart_max = 0;                // on-failure:N (0 = unlimited)
+  int stop_signal = 15;
+  int stop_timeout_s = 10;
+  json healthcheck;                   // Docker shape (Test, Interval, ...); null = none
   std::string state_dir;      // <root>/containers/<id>: removed on autoremove
   std::string run_dir;        // <run>/containers/<id>: state.json, launch.json
 };

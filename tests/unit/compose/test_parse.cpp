@@ -84,3 +84,9 @@ TEST_CASE("parse: yaml-cpp event loops are cut off (fuzzer finding \",: x\")") {
   REQUIRE(d.has_errors());
   CHECK(d.errors()[0].message == "the YAML parser stopped making progress here");
 }
+
+TEST_CASE("render: invalid UTF-8 in keys and values does not throw (fuzzer finding)") {
+  auto m = load_raw("services:\n  web:\n    image: x\n    labels:\n      \"k\xff: x\": \"v\xfe #\"\n");
+  std::string yaml = to_yaml(m);
+  CHECK(yaml.find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD replacement
+}

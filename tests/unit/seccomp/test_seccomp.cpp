@@ -22,6 +22,7 @@
 #include <set>
 #include <tuple>
 
+#include "berth/image/heavy.h"
 #include "berth/seccomp/load.h"
 #include "berth/seccomp/seccomp.h"
 #include "berth/util/error.h"
@@ -664,4 +665,52 @@ TEST_CASE("the cached filter, loaded with seccomp(2) in a child, blocks and allo
   fs::write_file(dir.path + "/odd.bpf", "1234567");
   CHECK(load_bpf_file(dir.path + "/odd.bpf") == -EINVAL);
   CHECK(load_bpf_file(dir.path + "/none.bpf") == -ENOENT);
+}
+
+// berth-heavy.so (libseccomp) must stay unloaded on a cache hit: that is what keeps container
+// start fast. This process has loaded it long ago, so the check runs in a fresh copy of the test
+// binary (the "child:" cases below do nothing unless started this way).
+namespace {
+int run_child_case(const std::string& test_case, const std::vector<std::string>& env) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::string filter = "-tc=" + test_case;
+    ::execl("/proc/self/exe", "unit-seccomp", filter.c_str(), "--no-intro", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+}  // namespace
+
+TEST_CASE("child: cache hit") {
+  const char* dir = std::getenv("BERTH_TEST_WARM_CACHE");
+  if (!dir) return;
+  const uint64_t before = compile_count();
+  const std::string path = cached_filter(docker_default_caps, "", dir);
+  CHECK(compile_count() == before);
+  CHECK_FALSE(berth::image::heavy_module_loaded());
+  CHECK(fs::read_file("/proc/self/maps").find("berth-heavy.so") == std::string::npos);
+}
+
+TEST_CASE("child: missing module") {
+  if (!std::getenv("BERTH_TEST_NO_MODULE")) return;
+  try {
+    compile(resolve(builtin_profile(), host_target({})));
+    FAIL("compile without berth-heavy.so succeeded");
+  } catch (const berth::Error& e) {
+    const std::string libexec = std::getenv("BERTH_LIBEXEC");
+    CHECK(std::string(e.what()).starts_with("cannot load " + libexec + "/berth-heavy.so: "));
+    CHECK(e.hint() == "reinstall Berth");
+  }
+}
+
+TEST_CASE("a cache hit does not load berth-heavy.so; a missing module is a clear error") {
+  TempDir dir;
+  cached_filter(docker_default_caps, "", dir.path);  // warm
+  CHECK(run_child_case("child: cache hit", {"BERTH_TEST_WARM_CACHE=" + dir.path}) == 0);
+  CHECK(run_child_case("child: missing module", {"BERTH_TEST_NO_MODULE=1", "BERTH_LIBEXEC=" + dir.path}) == 0);
 }
