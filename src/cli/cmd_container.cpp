@@ -6,6 +6,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -231,12 +232,43 @@ void add_container_commands(CLI::App& app) {
   ls->add_flag("-a,--all", *all, "Show all containers (default shows just running)");
   ls->add_flag("-q,--quiet", *quiet, "Only display container IDs");
   ls->add_option("--format", *format, "Format output: table or json");
-  ls->callback([all, quiet, format] {
+  auto filters = std::make_shared<std::vector<std::string>>();
+  ls->add_option("-f,--filter", *filters, "Filter output: label=KEY[=VALUE], name=NAME, status=STATUS, id=ID")
+      ->allow_extra_args(false);
+  ls->callback([all, quiet, format, filters] {
+    auto matches = [&](const engine::ContainerView& v) {
+      for (const auto& f : *filters) {
+        auto eq = f.find('=');
+        if (eq == std::string::npos)
+          throw Error("bad format of filter (expected name=value): " + f, "e.g. --filter label=app=web");
+        std::string key = f.substr(0, eq), value = f.substr(eq + 1);
+        if (key == "label") {
+          const json& labels = v.record["Config"]["Labels"];
+          auto leq = value.find('=');
+          std::string lk = value.substr(0, leq);
+          if (!labels.contains(lk)) return false;
+          if (leq != std::string::npos && labels[lk] != value.substr(leq + 1)) return false;
+        } else if (key == "name") {
+          if (v.name.find(value) == std::string::npos) return false;
+        } else if (key == "status") {
+          if (v.record["State"].value("Status", "") != value) return false;
+        } else if (key == "id") {
+          if (v.id.rfind(value, 0) != 0) return false;
+        } else {
+          throw Error("invalid filter '" + key + "'", "use label, name, status or id");
+        }
+      }
+      return true;
+    };
     Table t({"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"});
     int64_t now = timeutil::now_ns();
     for (const auto& v : engine::list_containers()) {
       bool running = v.status != "exited" && v.status != "created";
-      if (!*all && !running) continue;
+      // As Docker: a status filter looks at every container, other filters at the running ones.
+      bool status_filter = std::any_of(filters->begin(), filters->end(),
+                                       [](const std::string& f) { return f.rfind("status=", 0) == 0; });
+      if (!*all && !running && !status_filter) continue;
+      if (!matches(v)) continue;
       if (*quiet) {
         std::printf("%s\n", short_id(v.id).c_str());
         continue;
@@ -257,6 +289,7 @@ void add_container_commands(CLI::App& app) {
   });
 
   add_container_lifecycle_commands(*container);
+  add_container_monitor_commands(*container);
 
   auto* rm = container->add_subcommand("rm", "Remove one or more containers");
   auto force = std::make_shared<bool>(false);

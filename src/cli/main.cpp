@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_image_commands(app);
   add_inspect_command(app);
   add_config_command(app);
+  add_system_commands(app);
   // No systemd here to run `berth system restore` at boot: the first command after a reboot does.
   app.preparse_callback([](size_t) {
     try {
