@@ -104,7 +104,12 @@ void send_window_size(int sock) {
 int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id) {
   sigset_t mask;
   sigemptyset(&mask);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask, s);
+  // Forwarded signals must reach the signalfd even when our parent ignored them (a background
+  // job starts with SIGINT ignored): an ignored signal is discarded, never pending.
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) {
+    sigaddset(&mask, s);
+    ::signal(s, SIG_DFL);
+  }
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
   ::signal(SIGPIPE, SIG_IGN);
@@ -208,6 +213,8 @@ void take_image_and_command(CLI::App* cmd, engine::ContainerOptions& o) {
 void add_container_commands(CLI::App& app) {
   auto* container = app.add_subcommand("container", "Manage containers");
   container->require_subcommand(1);
+  add_logs_command(*container);
+  add_exec_command(*container);
 
   auto opts = std::make_shared<engine::ContainerOptions>();
   auto* run = container->add_subcommand("run", "Create and run a new container from an image");

@@ -193,7 +193,8 @@ int run_exec(const std::string& ref, const std::vector<std::string>& command, co
   engine::require_root();
   std::string id = engine::resolve_container(ref);
   engine::ContainerView view = engine::view_container(id);
-  if (view.status != "running" && view.status != "supervisor lost")
+  bool paused = view.status == "paused";
+  if (view.status != "running" && view.status != "supervisor lost" && !paused)
     throw Error("container " + ref + " is not running", "start it first, or list containers: berth container ls -a", 1);
   engine::ContainerPaths cp = engine::container_paths(id);
   auto launch = fs::read_file_if_exists(cp.run_dir + "/launch.json");
@@ -202,7 +203,8 @@ int run_exec(const std::string& ref, const std::vector<std::string>& command, co
   runtime::LaunchPlan plan = runtime::launch_plan_from_json(json::parse(*launch));
   json state = json::parse(*state_text);
   cgroup::Plan cg = cgroup::plan_from_json(plan.cgroups);
-  if (is_paused(view, cg))
+  // A frozen cgroup would freeze the helper that joins it: refuse before.
+  if (paused || is_paused(view, cg))
     throw Error("cannot exec in a paused container: unpause it first (berth container unpause " + ref + ")", "", 1);
   pid_t pid = state.value("Pid", 0);
   unsigned long long start = state.value("ContainerStart", 0ULL);

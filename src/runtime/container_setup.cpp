@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -428,6 +429,14 @@ void exec_command(const std::vector<std::string>& args, const std::vector<std::s
 [[noreturn]] void run_container_child(const LaunchPlan& p, const ChildContext& ctx) {
   g_sync_fd = ctx.sync_fd;
   ::umask(0);
+  // The container starts with default signal dispositions and an empty mask, whatever the
+  // supervisor (or the shell that started the CLI) ignored: a shell that inherits SIGINT
+  // ignored cannot even trap it.
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   // Wait until the supervisor has put us into our cgroups (nothing may run outside them).
   char go = 0;
   if (::read(g_sync_fd, &go, 1) != 1 || go != 'G') ::_exit(125);

@@ -48,8 +48,11 @@ signal_test() {  # signal_test SIGNAL EXPECTED_RC INIT? CMD...
     wait "$pid" 2>/dev/null
     return
   fi
-  # `timeout` forwards the signal to berth, as a terminal's process-group signal would.
-  kill -s "$sig" "$pid"
+  # Signal the berth CLI itself (the child of `timeout`), as a terminal's Ctrl-C or a
+  # supervisor's kill would; timeout's own forwarding is not what is under test.
+  local cli
+  cli=$(pgrep -P "$pid" -f "container run" | head -n1)
+  kill -s "$sig" "${cli:-$pid}"
   wait "$pid"
   rc=$?
   CMD="berth container run ${opts[*]} $IMAGE $* (background, then SIG$sig)" RC=$rc OUT=$(<"$out") ERR=""

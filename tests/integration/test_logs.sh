@@ -75,6 +75,8 @@ expect_le "logs -f ended within a few seconds" 10 $((SECONDS - start))
 
 # -f prints lines as they come (not at the end) and ends when the container is removed.
 capture berth container run -d --name forever "$IMAGE" sh -c 'echo hello; while true; do sleep 0.2; echo tick; done'
+has_tick() { "$BERTH_BIN" container logs forever 2>/dev/null | grep -q '^tick$'; }
+expect_true "forever has written a tick" wait_for 10 has_tick
 timeout 30 "$BERTH_BIN" container logs -f --tail 1 forever >"$TEST_TMP/g.out" 2>&1 &
 fpid=$!
 expect_true "logs -f shows lines while the container runs" wait_for 10 file_has "$TEST_TMP/g.out" '^tick$'
