@@ -166,8 +166,13 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
       }
     }
   }
-  if (exit_code < 0 && !fs::exists(engine::container_paths(id).state_dir))
-    return 137;  // removed under us (rm -f): it was killed, as Docker reports it
+  if (exit_code < 0) {
+    // Removed under us (rm -f kills the supervisor, then removes the record): the container was
+    // killed, as Docker reports it. Give the removal a moment to finish before deciding.
+    const std::string dir = engine::container_paths(id).state_dir;
+    for (int i = 0; i < 100 && fs::exists(dir); ++i) ::usleep(20000);
+    if (!fs::exists(dir)) return 137;
+  }
   if (exit_code < 0)
     throw Error("lost contact with the supervisor of container " + short_id(id),
                 "see " + engine::container_paths(id).run_dir + "/supervisor.log");

@@ -70,25 +70,24 @@ for delay in 0 2 5 10 20 50 200; do
 done
 
 # --- SIGKILL of the supervisor at several points of a start ---------------------------------------
-supervisor_of_test() {  # supervisor_of_test CLI_PID : the pid of a berth-supervisor of this test
+supervisor_of_test() {  # supervisor_of_test PIDS_BEFORE : a berth-supervisor of this test not in PIDS_BEFORE
   local p
-  for p in $(pgrep -x berth-superviso 2>/dev/null; pgrep -x berth-supervisor 2>/dev/null); do
-    if [ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$1" ] ||
-      tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "BERTH_ROOT=$BERTH_ROOT" ||
-      tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF "$TEST_TMP"; then
-      echo "$p"
-      return 0
-    fi
+  # The cli-kill containers above still run with their supervisors: only a new one is ours.
+  for p in $(pgrep -f "berth-supervisor $TEST_TMP/" 2>/dev/null); do
+    case " $1 " in *" $p "*) continue ;; esac
+    echo "$p"
+    return 0
   done
   return 1
 }
 sup_killed=0
 for delay in 0 1 3 10 30; do
+  before=$(pgrep -f "berth-supervisor $TEST_TMP/" 2>/dev/null | tr '\n' ' ')
   "$BERTH_BIN" container run --name "sup-kill-$delay" "$IMAGE" sleep 30 >"$TEST_TMP/sup-$delay.out" 2>&1 &
   cli=$!
   sup=""
   for _ in $(seq 1 400); do  # up to ~2 s for the supervisor to appear
-    sup=$(supervisor_of_test "$cli") && break
+    sup=$(supervisor_of_test "$before") && break
     kill -0 "$cli" 2>/dev/null || break
   done
   if [ -n "$sup" ]; then
@@ -96,7 +95,8 @@ for delay in 0 1 3 10 30; do
     kill -9 "$sup" 2>/dev/null && sup_killed=$((sup_killed + 1))
   fi
   # The CLI must notice and end by itself (no hang on a dead supervisor).
-  if wait_for 15 sh -c "! kill -0 $cli 2>/dev/null"; then
+  # (An exited CLI stays a zombie until `wait`, and kill -0 succeeds on a zombie.)
+  if wait_for 15 sh -c "! kill -0 $cli 2>/dev/null || [ \"\$(cut -d' ' -f3 /proc/$cli/stat 2>/dev/null)\" = Z ]"; then
     wait "$cli"
     rc=$?
     expect_true "the CLI ends after its supervisor is killed at +${delay} ms (rc $rc)" test "$rc" != 0

@@ -67,7 +67,7 @@ if wait_for 20 file_has "$out" '^ready$'; then
     "^[0-9]+:memory:/$BERTH_CGROUP_PARENT/$id\$" "$(cat "/proc/$pid/cgroup" 2>&1)"
 
   capture berth container rm limits
-  expect_eq "container rm without -f refuses a running container (125)" 125 "$RC"
+  expect_eq "container rm without -f refuses a running container (Docker: 1)" 1 "$RC"
   expect_rc "container rm -f removes a running container" 0 berth container rm -f limits
   if wait_for 10 sh -c "! kill -0 $cli 2>/dev/null"; then
     wait "$cli"
