@@ -228,6 +228,8 @@ void add_container_commands(CLI::App& app) {
   run->add_flag("-d,--detach", opts->detach, "Run container in background and print container ID");
   run->add_option("--restart", opts->restart, "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])");
   run->add_option("--stop-timeout", opts->stop_timeout, "Timeout (in seconds) to stop a container");
+  run->add_option("--log-driver", opts->log_driver, "Logging driver for the container (json-file, none)");
+  run->add_option("--log-opt", opts->log_opts, "Log driver options (max-size, max-file)");
   for (auto* opt : run->get_options()) opt->allow_extra_args(false);
   run->callback([opts, run] {
     take_image_and_command(run, *opts);

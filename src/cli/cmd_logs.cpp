@@ -87,7 +87,8 @@ void add_logs_command(CLI::App& container) {
     std::string id = engine::resolve_container(a->ref);
     auto view = engine::view_container(id);
     std::string path = view.record.value("LogPath", "");
-    if (path.empty()) return;  // logging disabled: nothing to show
+    if (path.empty())  // --log-driver none, as Docker says it
+      throw Error("configured logging driver does not support reading", "the container runs with --log-driver none", 1);
     if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK) != 0)
       throw Error("cannot read the log of container " + a->ref + ": " + std::strerror(errno),
                   "container logs are readable by root only");

@@ -227,6 +227,28 @@ std::string create_container(const ContainerOptions& o) {
                 "drop one of them: --rm removes the container when it exits, --restart keeps it running");
   std::string stop_signal = o.stop_signal;
   if (!stop_signal.empty()) parse_signal(stop_signal);
+  // Logging: Docker's json-file driver with its rotation options, or none.
+  if (o.log_driver != "json-file" && o.log_driver != "none")
+    throw Error("logging driver \"" + o.log_driver + "\" is not supported", "use --log-driver json-file or none");
+  uint64_t log_max_size = 0;
+  int log_max_files = 1;
+  json log_config = json::object();
+  for (const auto& opt : o.log_opts) {
+    auto eq = opt.find('=');
+    std::string key = opt.substr(0, eq), value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+    if (o.log_driver == "none" || eq == std::string::npos || (key != "max-size" && key != "max-file"))
+      throw Error("unknown log opt '" + opt + "' for " + o.log_driver + " log driver",
+                  "json-file takes max-size=SIZE and max-file=N");
+    if (key == "max-size") log_max_size = static_cast<uint64_t>(parse_memory_bytes(value, "--log-opt max-size"));
+    if (key == "max-file") {
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < 1)
+        throw Error("invalid value for max-file: " + value, "max-file must be a number of files, at least 1");
+      log_max_files = std::stoi(value);
+    }
+    log_config[key] = value;
+  }
+  if (log_max_files > 1 && log_max_size == 0)
+    throw Error("max-file cannot be set without max-size", "add --log-opt max-size=SIZE");
 
   image::Store images;
   auto img = images.find(o.image);
@@ -331,7 +353,9 @@ std::string create_container(const ContainerOptions& o) {
     plan.stdin_open = o.interactive;
     plan.privileged = o.privileged;
     plan.cgroups = cgroup::to_json(cg);
-    plan.log_path = cp.state_dir + "/" + id + "-json.log";
+    plan.log_path = o.log_driver == "none" ? "" : cp.state_dir + "/" + id + "-json.log";
+    plan.log_max_size = log_max_size;
+    plan.log_max_files = log_max_files;
     plan.autoremove = o.autoremove;
     plan.restart_policy = restart_policy;
     plan.restart_max = restart_max;
@@ -364,6 +388,7 @@ std::string create_container(const ContainerOptions& o) {
                  {"ReadonlyRootfs", o.read_only},
                  {"AutoRemove", o.autoremove},
                  {"RestartPolicy", {{"Name", restart_policy}, {"MaximumRetryCount", restart_max}}},
+                 {"LogConfig", {{"Type", o.log_driver}, {"Config", log_config}}},
                  {"NetworkMode", o.network},
                  {"Init", o.init},
                  {"SecurityOpt", o.security_opt},

@@ -46,6 +46,8 @@ json to_json(const LaunchPlan& p) {
           {"privileged", p.privileged},
           {"cgroups", p.cgroups},
           {"log_path", p.log_path},
+          {"log_max_size", p.log_max_size},
+          {"log_max_files", p.log_max_files},
           {"autoremove", p.autoremove},
           {"restart_policy", p.restart_policy},
           {"restart_max", p.restart_max},
@@ -90,6 +92,8 @@ LaunchPlan launch_plan_from_json(const json& j) {
   p.privileged = j.at("privileged");
   p.cgroups = j.at("cgroups");
   p.log_path = j.at("log_path");
+  p.log_max_size = j.value("log_max_size", uint64_t{0});
+  p.log_max_files = j.value("log_max_files", 1);
   p.autoremove = j.at("autoremove");
   p.restart_policy = j.value("restart_policy", "no");
   p.restart_max = j.value("restart_max", 0);

@@ -298,7 +298,7 @@ int Supervisor::run(int cli_fd) {
     std::string s = fs::read_file(plan.seccomp_bpf);
     bpf_.assign(s.begin(), s.end());
   }
-  if (!plan.log_path.empty()) log_.open(plan.log_path);
+  if (!plan.log_path.empty()) log_.open(plan.log_path, plan.log_max_size, std::max(plan.log_max_files, 1));
   state_ = {{"Status", "created"}, {"Pid", 0}, {"ExitCode", 0}, {"OOMKilled", false},
             {"StartedAt", ""}, {"FinishedAt", ""}, {"Error", ""}, {"RestartCount", 0},
             {"SupervisorPid", ::getpid()},

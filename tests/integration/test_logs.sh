@@ -89,4 +89,22 @@ expect_no_match "--tail 1 skipped the first line" '^hello$' "$(cat "$TEST_TMP/g.
 expect_rc "logs of an unknown container fails (1)" 1 berth container logs no-such-container
 expect_match "the error names the container" 'No such container: no-such-container' "$ERR"
 
+# --log-opt rotation: at most max-file files, and logs -f keeps seeing lines across rotations.
+capture berth container run -d --name rotating --log-opt max-size=2k --log-opt max-file=3 "$IMAGE" sh -c \
+  'i=0; while [ $i -lt 400 ]; do echo "line $i"; i=$((i+1)); sleep 0.005; done; echo last-line'
+expect_eq "run -d with --log-opt exits 0" 0 "$RC"
+timeout 60 "$BERTH_BIN" container logs -f rotating >"$TEST_TMP/r.out" 2>&1
+expect_match "logs -f across rotations saw the last line" '^last-line$' "$(cat "$TEST_TMP/r.out")"
+logpath=$(berth inspect rotating | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["LogPath"])')
+nfiles=$(ls "$logpath"* 2>/dev/null | wc -l)
+expect_le "rotation keeps at most max-file (3) files" 3 "$nfiles"
+expect_ge "rotation happened (more than one file)" 2 "$nfiles"
+expect_match "logs after rotation still ends with the last line" 'last-line$' "$(berth container logs --tail 1 rotating 2>&1)"
+capture berth container run -d --log-opt max-file=2 "$IMAGE" true
+expect_eq "max-file without max-size is refused (125)" 125 "$RC"
+capture berth container run -d --name silent --log-driver none "$IMAGE" echo hidden
+expect_eq "--log-driver none runs" 0 "$RC"
+capture berth container logs silent
+expect_match "logs of a none-driver container says it cannot read" 'does not support reading' "$ERR"
+
 done_testing

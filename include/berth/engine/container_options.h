@@ -31,6 +31,8 @@ struct ContainerOptions {
   std::string stop_signal;
   std::optional<int> stop_timeout;  // seconds; Docker's default is 10
   std::string restart = "no";       // no | always | unless-stopped | on-failure[:N]
+  std::string log_driver = "json-file";  // json-file | none
+  std::vector<std::string> log_opts;     // max-size=10m, max-file=3
 };
 
 }  // namespace berth::engine

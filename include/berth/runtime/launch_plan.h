@@ -59,6 +59,8 @@ struct LaunchPlan {
   // supervision
   json cgroups;               // berth::cgroup::Plan as JSON (the supervisor creates and joins it)
   std::string log_path;       // json-file log; empty: no log
+  uint64_t log_max_size = 0;  // --log-opt max-size (bytes; 0 = unlimited)
+  int log_max_files = 1;      // --log-opt max-file
   bool autoremove = false;
   std::string restart_policy = "no";  // no | always | on-failure | unless-stopped
   int restart_max = 0;                // on-failure:N (0 = unlimited)
