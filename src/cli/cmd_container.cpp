@@ -192,7 +192,13 @@ std::string status_text(const engine::ContainerView& v) {
     }
     return t > 0 ? (now - t) / 1000000000LL : 0;
   };
-  if (v.status == "running") return "Up " + timeutil::human_ago(since("StartedAt"));
+  if (v.status == "running") {
+    std::string up = "Up " + timeutil::human_ago(since("StartedAt"));
+    std::string health = st.contains("Health") ? st["Health"].value("Status", "") : "";
+    if (health == "starting") return up + " (health: starting)";
+    if (!health.empty()) return up + " (" + health + ")";
+    return up;
+  }
   if (v.status == "paused") return "Up " + timeutil::human_ago(since("StartedAt")) + " (Paused)";
   if (v.status == "restarting")
     return "Restarting (" + std::to_string(st.value("ExitCode", 0)) + ") " +
@@ -229,6 +235,13 @@ void add_container_commands(CLI::App& app) {
   run->add_option("--restart", opts->restart, "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])");
   run->add_option("--stop-timeout", opts->stop_timeout, "Timeout (in seconds) to stop a container");
   run->add_option("--log-driver", opts->log_driver, "Logging driver for the container (json-file, none)");
+  run->add_option("--health-cmd", opts->health_cmd, "Command to run to check health");
+  run->add_option("--health-interval", opts->health_interval, "Time between running the check (ms|s|m|h)");
+  run->add_option("--health-timeout", opts->health_timeout, "Maximum time to allow one check to run (ms|s|m|h)");
+  run->add_option("--health-retries", opts->health_retries, "Consecutive failures needed to report unhealthy");
+  run->add_option("--health-start-period", opts->health_start_period, "Start period for the container to initialize before counting retries");
+  run->add_option("--health-start-interval", opts->health_start_interval, "Time between running the check during the start period");
+  run->add_flag("--no-healthcheck", opts->no_healthcheck, "Disable any container-specified HEALTHCHECK");
   run->add_option("--log-opt", opts->log_opts, "Log driver options (max-size, max-file)");
   for (auto* opt : run->get_options()) opt->allow_extra_args(false);
   run->callback([opts, run] {

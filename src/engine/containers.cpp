@@ -151,6 +151,7 @@ ContainerView view_container(const std::string& id) {
              {"StartedAt", state.value("StartedAt", "0001-01-01T00:00:00Z")},
              {"FinishedAt", state.value("FinishedAt", "0001-01-01T00:00:00Z")}};
   st["ManuallyStopped"] = state.value("ManuallyStopped", false);
+  if (state.contains("Health")) st["Health"] = state["Health"];
   v.record["RestartCount"] = state.value("RestartCount", 0);
   if (status == "running" || status == "restarting") {
     if (same_process_alive(state, "SupervisorPid", "SupervisorStart")) {

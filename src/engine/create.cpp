@@ -247,6 +247,31 @@ std::string create_container(const ContainerOptions& o) {
     }
     log_config[key] = value;
   }
+  // Healthcheck: the image's, overridden field by field by --health-*, or none.
+  json healthcheck = json();
+  {
+    image::Store probe_images;
+    if (auto img0 = probe_images.find(o.image); img0 && img0->config.healthcheck) healthcheck = *img0->config.healthcheck;
+  }
+  if (!o.health_cmd.empty()) healthcheck["Test"] = {"CMD-SHELL", o.health_cmd};
+  auto set_duration = [&](const char* key, const std::string& value, const char* flag) {
+    if (value.empty()) return;
+    uint64_t ns = parse_duration_ns(value, flag);
+    if (ns != 0 && ns < 1000000)
+      throw Error(std::string(flag) + " cannot be less than 1ms", "use e.g. " + std::string(flag) + " 1s");
+    healthcheck[key] = ns;
+  };
+  set_duration("Interval", o.health_interval, "--health-interval");
+  set_duration("Timeout", o.health_timeout, "--health-timeout");
+  set_duration("StartPeriod", o.health_start_period, "--health-start-period");
+  set_duration("StartInterval", o.health_start_interval, "--health-start-interval");
+  if (o.health_retries < 0) throw Error("--health-retries cannot be negative", "use 0 for the default (3)");
+  if (o.health_retries > 0) healthcheck["Retries"] = o.health_retries;
+  if (o.no_healthcheck) {
+    if (!o.health_cmd.empty())
+      throw Error("--no-healthcheck conflicts with --health-* options", "drop one of them");
+    healthcheck = json{{"Test", {"NONE"}}};
+  }
   if (log_max_files > 1 && log_max_size == 0)
     throw Error("max-file cannot be set without max-size", "add --log-opt max-size=SIZE");
 
@@ -354,6 +379,7 @@ std::string create_container(const ContainerOptions& o) {
     plan.privileged = o.privileged;
     plan.cgroups = cgroup::to_json(cg);
     plan.log_path = o.log_driver == "none" ? "" : cp.state_dir + "/" + id + "-json.log";
+    plan.healthcheck = healthcheck;
     plan.log_max_size = log_max_size;
     plan.log_max_files = log_max_files;
     plan.autoremove = o.autoremove;
@@ -376,7 +402,8 @@ std::string create_container(const ContainerOptions& o) {
                    {"Labels", labels},
                    {"Tty", o.tty},
                    {"OpenStdin", o.interactive},
-                   {"StopSignal", stop_signal.empty() ? img->config.stop_signal : stop_signal}};
+                   {"StopSignal", stop_signal.empty() ? img->config.stop_signal : stop_signal},
+                   {"Healthcheck", healthcheck}};
     json host = {{"Memory", res.memory},
                  {"MemorySwap", res.memory_swap},
                  {"NanoCpus", res.nano_cpus},

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "berth/cgroup/cgroup.h"
+#include "berth/runtime/exec.h"
 #include "berth/runtime/frames.h"
 #include "berth/runtime/launch_plan.h"
 #include "berth/runtime/launcher.h"
@@ -80,6 +81,10 @@ class Supervisor {
   void finish();                // the container is down for good
   bool should_restart(int status) const;
   void open_control_socket();
+  // healthchecks
+  void start_probe();
+  void finish_probe(int exit_code, const std::string& output);
+  void schedule_probe(int64_t from_ms);
 
   json state_ = json::object();
   JsonLog log_;
@@ -97,7 +102,67 @@ class Supervisor {
   int64_t started_mono_ = 0;
   bool manually_stopped_ = false;
   int last_status_ = 0;
+  // Healthcheck (Docker's semantics; durations in ms). A probe is an exec into the container.
+  bool health_enabled_ = false;
+  std::vector<std::string> probe_args_;
+  int64_t hc_interval_ = 30000, hc_timeout_ = 30000, hc_start_period_ = 0, hc_start_interval_ = 5000;
+  int hc_retries_ = 3;
+  int64_t next_probe_at_ = 0, probe_deadline_ = 0, probe_started_ns_ = 0;
+  runtime::ExecProcess probe_;
+  std::string probe_output_;
 };
+
+void Supervisor::schedule_probe(int64_t from_ms) {
+  if (!health_enabled_ || !running_) return;
+  // During the start period probes come at start_interval until the first success.
+  bool starting = state_["Health"].value("Status", "starting") == "starting";
+  bool in_start_period = from_ms - started_mono_ < hc_start_period_;
+  next_probe_at_ = from_ms + ((starting && in_start_period) ? hc_start_interval_ : hc_interval_);
+}
+
+void Supervisor::start_probe() {
+  next_probe_at_ = 0;
+  runtime::ExecSpec spec;
+  spec.args = probe_args_;
+  spec.cgroup_dirs = cg.dirs;
+  probe_output_.clear();
+  probe_started_ns_ = timeutil::now_ns();
+  try {
+    probe_ = runtime::start_exec(plan, cur_.pid, state_.value("ContainerStart", 0ULL), spec);
+    probe_deadline_ = mono_ms() + hc_timeout_;
+  } catch (const Error& e) {
+    finish_probe(e.exit_code() == 127 || e.exit_code() == 126 ? e.exit_code() : 1, e.what());
+  }
+}
+
+void Supervisor::finish_probe(int exit_code, const std::string& output) {
+  for (int* fd : {&probe_.stdout_fd, &probe_.stderr_fd, &probe_.pidfd}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  probe_.pid = -1;
+  probe_deadline_ = 0;
+  json& h = state_["Health"];
+  json log = h.value("Log", json::array());
+  log.push_back({{"Start", timeutil::rfc3339_nano(probe_started_ns_)},
+                 {"End", timeutil::rfc3339_nano(timeutil::now_ns())},
+                 {"ExitCode", exit_code},
+                 {"Output", output.substr(0, 4096)}});
+  while (log.size() > 5) log.erase(log.begin());
+  h["Log"] = log;
+  std::string status = h.value("Status", "starting");
+  if (exit_code == 0) {
+    h["Status"] = "healthy";
+    h["FailingStreak"] = 0;
+  } else if (!(status == "starting" && mono_ms() - started_mono_ < hc_start_period_)) {
+    // Failures inside the start period do not count, as in Docker.
+    int streak = h.value("FailingStreak", 0) + 1;
+    h["FailingStreak"] = streak;
+    if (streak >= hc_retries_) h["Status"] = "unhealthy";
+  }
+  write_state();
+  schedule_probe(mono_ms());
+}
 
 void Supervisor::report_fatal(const std::string& message) {
   std::fprintf(stderr, "berth-supervisor: %s\n", message.c_str());
@@ -155,6 +220,12 @@ bool Supervisor::start_once() {
   state_["StartedAt"] = timeutil::rfc3339_nano(res.started_ns);
   state_["Error"] = "";
   state_["RestartCount"] = restart_count_;
+  if (health_enabled_) {
+    // The first probe runs at start, not after an interval (research/user-pain.md #2).
+    state_["Health"]["Status"] = "starting";
+    state_["Health"]["FailingStreak"] = 0;
+    next_probe_at_ = mono_ms();
+  }
   write_state();
   for (auto& c : clients_)
     if (c.attached) send(c, Frame::Started, json{{"pid", res.pid}}.dump());
@@ -171,6 +242,13 @@ bool Supervisor::should_restart(int status) const {
 
 void Supervisor::on_exit(int status) {
   running_ = false;
+  next_probe_at_ = 0;
+  if (probe_.pid > 0) {
+    ::kill(probe_.pid, SIGKILL);
+    ::waitpid(probe_.pid, nullptr, 0);
+    finish_probe(-1, "container exited");
+    next_probe_at_ = 0;
+  }
   kill_at_ = 0;
   last_status_ = status;
   log_.flush();
@@ -306,6 +384,23 @@ int Supervisor::run(int cli_fd) {
             {"BootId", runtime::boot_id()},
             {"FreezeFile", cg.unified ? (cg.dirs.empty() ? "" : cg.dirs[0] + "/cgroup.freeze")
                                       : (cg.freezer_dir.empty() ? "" : cg.freezer_dir + "/freezer.state")}};
+  // The healthcheck: ["CMD", args...] or ["CMD-SHELL", "cmd"]; NONE or empty disables it.
+  if (plan.healthcheck.is_object()) {
+    auto test = plan.healthcheck.value("Test", std::vector<std::string>{});
+    if (!test.empty() && test[0] == "CMD-SHELL" && test.size() > 1) probe_args_ = {"/bin/sh", "-c", test[1]};
+    else if (!test.empty() && test[0] == "CMD") probe_args_.assign(test.begin() + 1, test.end());
+    health_enabled_ = !probe_args_.empty();
+    auto ms = [&](const char* key, int64_t fallback) {
+      int64_t ns = plan.healthcheck.value(key, int64_t{0});
+      return ns > 0 ? ns / 1000000 : fallback;
+    };
+    hc_interval_ = ms("Interval", 30000);
+    hc_timeout_ = ms("Timeout", 30000);
+    hc_start_period_ = ms("StartPeriod", 0);
+    hc_start_interval_ = ms("StartInterval", 5000);
+    hc_retries_ = plan.healthcheck.value("Retries", 0) > 0 ? plan.healthcheck.value("Retries", 3) : 3;
+    if (health_enabled_) state_["Health"] = {{"Status", "starting"}, {"FailingStreak", 0}, {"Log", json::array()}};
+  }
   open_control_socket();
   if (!start_once()) {
     cgroup::remove(cg);
@@ -326,8 +421,12 @@ int Supervisor::run(int cli_fd) {
     fds.push_back({out_, POLLIN, 0});
     fds.push_back({err_, POLLIN, 0});
     fds.push_back({running_ ? cur_.pidfd : -1, POLLIN, 0});
+    size_t i_probe = fds.size();
+    fds.push_back({probe_.stdout_fd, POLLIN, 0});
+    fds.push_back({probe_.stderr_fd, POLLIN, 0});
+    fds.push_back({probe_.pid > 0 ? probe_.pidfd : -1, POLLIN, 0});
     int64_t now = mono_ms(), timeout = -1;
-    for (int64_t at : {restart_at_, kill_at_})
+    for (int64_t at : {restart_at_, kill_at_, next_probe_at_, probe_deadline_})
       if (at) timeout = timeout < 0 ? std::max<int64_t>(0, at - now) : std::min(timeout, std::max<int64_t>(0, at - now));
     // While the exited container's pipes drain, do not wait long.
     int rc = ::poll(fds.data(), fds.size(), static_cast<int>(timeout));
@@ -348,7 +447,38 @@ int Supervisor::run(int cli_fd) {
       }
       continue;
     }
+    if (next_probe_at_ && now >= next_probe_at_ && running_ && probe_.pid <= 0) start_probe();
+    if (probe_deadline_ && now >= probe_deadline_ && probe_.pid > 0) {
+      ::kill(probe_.pid, SIGKILL);
+      ::waitpid(probe_.pid, nullptr, 0);
+      finish_probe(-1, "Health check exceeded timeout (" + std::to_string(hc_timeout_ / 1000) + "s)");
+    }
     if (rc <= 0) continue;
+    for (size_t k = 0; k < 2; ++k) {
+      int& fd = k == 0 ? probe_.stdout_fd : probe_.stderr_fd;
+      if (fd >= 0 && fds[i_probe + k].fd == fd && fds[i_probe + k].revents) {
+        char buf[4096];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0 && probe_output_.size() < 4096) probe_output_.append(buf, static_cast<size_t>(n));
+        if (n <= 0) {
+          ::close(fd);
+          fd = -1;
+        }
+      }
+    }
+    if (probe_.pid > 0 && fds[i_probe + 2].fd == probe_.pidfd && fds[i_probe + 2].revents) {
+      int code = runtime::wait_exec(probe_);
+      // Collect what is left in the pipes before recording the result.
+      for (int* fd : {&probe_.stdout_fd, &probe_.stderr_fd}) {
+        if (*fd < 0) continue;
+        ::fcntl(*fd, F_SETFL, O_NONBLOCK);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(*fd, buf, sizeof buf)) > 0 && probe_output_.size() < 4096)
+          probe_output_.append(buf, static_cast<size_t>(n));
+      }
+      finish_probe(code, probe_output_);
+    }
     if (fds[0].revents) {
       int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {

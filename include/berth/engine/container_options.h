@@ -31,6 +31,10 @@ struct ContainerOptions {
   std::string stop_signal;
   std::optional<int> stop_timeout;  // seconds; Docker's default is 10
   std::string restart = "no";       // no | always | unless-stopped | on-failure[:N]
+  // --health-*: override the image's HEALTHCHECK; durations as Go durations ("30s").
+  std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
+  int health_retries = 0;
+  bool no_healthcheck = false;
   std::string log_driver = "json-file";  // json-file | none
   std::vector<std::string> log_opts;     // max-size=10m, max-file=3
 };

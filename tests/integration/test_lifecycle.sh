@@ -1,0 +1,95 @@
+#!/bin/bash
+# Detached containers and their supervisor (issue 3): restart policies with Docker's back-off,
+# healthchecks, stop with a grace period, a killed supervisor, restore after a (simulated) reboot.
+. "$(dirname "$0")/lib.sh"
+
+status_is() { [ "$(inspect_field "$1" State.Status 2>/dev/null)" = "$2" ]; }
+health_is() { [ "$(inspect_field "$1" State.Health.Status 2>/dev/null)" = "$2" ]; }
+
+# --- restart policies -----------------------------------------------------------------------------
+capture berth container run -d --name fail3 --restart on-failure:3 "$IMAGE" sh -c 'echo try; exit 2'
+expect_eq "run -d --restart on-failure:3 exits 0" 0 "$RC"
+expect_true "on-failure:3 ends exited" wait_for 20 status_is fail3 exited
+expect_eq "on-failure:3 restarted exactly 3 times" 3 "$(inspect_field fail3 RestartCount)"
+expect_eq "the last exit code is kept" 2 "$(inspect_field fail3 State.ExitCode)"
+expect_eq "four runs wrote four lines" 4 "$(berth container logs fail3 | grep -c '^try$')"
+
+capture berth container run -d --name once --restart on-failure:3 "$IMAGE" true
+expect_true "on-failure does not restart a clean exit" wait_for 10 status_is once exited
+expect_eq "on-failure after exit 0: RestartCount 0" 0 "$(inspect_field once RestartCount)"
+
+capture berth container run -d --name never "$IMAGE" sh -c 'exit 1'
+expect_true "restart no: exited" wait_for 10 status_is never exited
+sleep 0.5
+expect_eq "restart no: never restarted" 0 "$(inspect_field never RestartCount)"
+
+capture berth container run -d --name always --restart always "$IMAGE" sleep 300
+pid1=$(inspect_field always State.Pid)
+kill -9 "$pid1"
+back_up() { [ "$(inspect_field always State.Pid)" != "$pid1" ] && status_is always running; }
+expect_true "always restarts after its PID 1 is killed" wait_for 10 back_up
+expect_eq "always: RestartCount 1" 1 "$(inspect_field always RestartCount)"
+
+capture berth container run -d --name unless --restart unless-stopped "$IMAGE" sleep 300
+expect_rc "stop -t 1 of unless-stopped" 0 berth container stop -t 1 unless
+sleep 1
+expect_eq "unless-stopped stays down after stop" exited "$(inspect_field unless State.Status)"
+expect_eq "unless-stopped: not restarted" 0 "$(inspect_field unless RestartCount)"
+capture berth container run --rm --restart always "$IMAGE" true
+expect_eq "--restart with --rm is refused (125)" 125 "$RC"
+
+# --- stop: grace period, then SIGKILL; --init stops at once --------------------------------------
+capture berth container run -d --name stubborn "$IMAGE" sleep 300
+start=$(date +%s%N)
+expect_rc "stop -t 2 of a PID 1 that ignores SIGTERM" 0 berth container stop -t 2 stubborn
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_ge "it took the grace period (>= 1900 ms)" 1900 "$ms"
+expect_le "and not much more (<= 6000 ms)" 6000 "$ms"
+expect_eq "killed: exit 137" 137 "$(inspect_field stubborn State.ExitCode)"
+capture berth container run -d --name gentle --init "$IMAGE" sleep 300
+start=$(date +%s%N)
+expect_rc "stop of an --init container" 0 berth container stop -t 10 gentle
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_le "with --init it stops well under a second" 1000 "$ms"
+capture berth container wait gentle
+expect_eq "wait prints the exit code (143)" 143 "$OUT"
+
+# --- healthchecks ----------------------------------------------------------------------------------
+capture berth container run -d --name healthy --health-cmd 'echo probe-ran; true' --health-interval 30s "$IMAGE" sleep 300
+expect_true "health goes starting -> healthy within one probe of start" wait_for 5 health_is healthy healthy
+expect_match "inspect shows the probe output" 'probe-ran' "$(inspect_field healthy State.Health.Log)"
+expect_match "ls shows (healthy)" '\(healthy\)' "$(berth container ls)"
+capture berth container run -d --name sick --health-cmd 'echo failing >&2; exit 1' --health-interval 200ms --health-retries 3 "$IMAGE" sleep 300
+expect_true "a failing probe makes it unhealthy after retries" wait_for 10 health_is sick unhealthy
+expect_ge "FailingStreak reached retries" 3 "$(inspect_field sick State.Health.FailingStreak)"
+expect_match "the failing probe's output is in inspect" 'failing' "$(inspect_field sick State.Health.Log)"
+capture berth container run -d --name slowprobe --health-cmd 'sleep 5' --health-timeout 300ms --health-interval 30s "$IMAGE" sleep 300
+timed_out() { inspect_field slowprobe State.Health.Log 2>/dev/null | grep -q 'exceeded timeout'; }
+expect_true "a probe over its timeout is reported as such" wait_for 10 timed_out
+
+# --- a killed supervisor: the truth in ls, and rm -f cleans up ------------------------------------
+capture berth container run -d --name orphan "$IMAGE" sleep 300
+sup=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["SupervisorPid"])' \
+  "$BERTH_RUN/containers/$(inspect_field orphan Id)/state.json")
+kill -9 "$sup"
+sleep 0.3
+expect_match "ls says supervisor lost" 'supervisor lost' "$(berth container ls)"
+expect_rc "rm -f of a container whose supervisor was lost" 0 berth container rm -f orphan
+
+# --- restore after a reboot: kill everything, change the recorded boot id ---------------------------
+capture berth container run -d --name reboot-always --restart always "$IMAGE" sleep 300
+capture berth container run -d --name reboot-stopped --restart unless-stopped "$IMAGE" sleep 300
+berth container stop -t 0 reboot-stopped >/dev/null
+for f in "$BERTH_RUN"/containers/*/state.json; do
+  sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
+  cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
+  [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
+  [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
+done
+sleep 0.5
+echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
+capture berth container ls -a
+expect_true "after the reboot, always is running again" wait_for 10 status_is reboot-always running
+expect_eq "unless-stopped that was stopped stays down" exited "$(inspect_field reboot-stopped State.Status)"
+
+done_testing
