@@ -1,4 +1,5 @@
 #pragma once
+#include "berth/util/sha256.h"
 // The loader pipeline, one function per pass (see docs/compose.md for the order and why).
 // Each pass takes the working tree and reports problems with positions into Diagnostics.
 #include <map>
@@ -53,8 +54,8 @@ void merge_into(Node& base, const Node& override_root);
 NodePtr merge_service(const Node& base, const Node& override_service);  // also used by extends
 void strip_merge_tags(Node& root);                                        // single-file load
 
-// sha256 of bytes as 64 hex digits (config hashes).
-std::string sha256_hex(const std::string& data);
+// sha256 of bytes as 64 hex digits (config hashes): util's.
+using berth::sha256_hex;
 
 // validate: unknown keys, types and value sets against the canonical schema; all errors.
 void validate_schema(const Node& root, Diagnostics& diag);
