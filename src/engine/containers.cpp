@@ -125,16 +125,18 @@ ContainerView view_container(const std::string& id) {
   auto record = read_json(cp.state_dir + "/config.json");
   if (!record) throw Error("No such container: " + id, "", 1);
   ContainerView v;
-  v.record = *record;
+  v.record = std::move(*record);  // `ls` views every container: no deep copies
+  const json& rec = v.record;
   v.id = id;
-  v.name = record->value("Name", "/");
+  v.name = rec.value("Name", "/");
   if (!v.name.empty() && v.name[0] == '/') v.name.erase(0, 1);
-  v.image = record->at("Config").value("Image", "");
-  std::vector<std::string> cmd{record->value("Path", "")};
-  for (const auto& a : record->value("Args", json::array())) cmd.push_back(a.get<std::string>());
+  v.image = rec.at("Config").value("Image", "");
+  std::vector<std::string> cmd{rec.value("Path", "")};
+  if (auto args = rec.find("Args"); args != rec.end())
+    for (const auto& a : *args) cmd.push_back(a.get<std::string>());
   v.command = str::join(cmd, " ");
   try {
-    v.created_ns = timeutil::parse_rfc3339(record->value("Created", ""));
+    v.created_ns = timeutil::parse_rfc3339(rec.value("Created", ""));
   } catch (...) {
   }
   json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
@@ -185,9 +187,8 @@ ContainerView view_container(const std::string& id) {
 std::vector<ContainerView> list_containers() {
   std::vector<ContainerView> out;
   for (const auto& id : fs::list_dir(containers_dir())) {
-    if (!fs::exists(containers_dir() + "/" + id + "/config.json")) continue;
     try {
-      out.push_back(view_container(id));
+      out.push_back(view_container(id));  // throws for a dir without a record (a start killed early)
     } catch (...) {
     }
   }

@@ -154,8 +154,12 @@ unsigned long long process_start_time(pid_t pid) {
 }
 
 std::string boot_id() {
-  auto s = fs::read_file_if_exists("/proc/sys/kernel/random/boot_id");
-  return s ? str::trim(*s) : std::string();
+  // Read once per process: `container ls` asks for every container.
+  static const std::string id = [] {
+    auto s = fs::read_file_if_exists("/proc/sys/kernel/random/boot_id");
+    return s ? str::trim(*s) : std::string();
+  }();
+  return id;
 }
 
 }  // namespace berth::runtime
