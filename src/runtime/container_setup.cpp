@@ -414,6 +414,25 @@ void apply_rlimits(const std::vector<Rlimit>& rlimits) {
 }  // namespace
 
 // The steps exec shares with the container's first process (container_setup.h).
+int receive_report(int fd, ChildReport& report, int& passed_fd) {
+  iovec iov{&report, sizeof report};
+  char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return static_cast<int>(n);
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+      std::memcpy(&passed_fd, CMSG_DATA(cm), sizeof(int));
+  return static_cast<int>(n);
+}
+
 namespace setup {
 void set_report_fd(int fd) { g_sync_fd = fd; }
 void report_failure(const char* step, int err, const std::string& detail) { fail(step, err, detail); }

@@ -97,24 +97,11 @@ LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& s
   // Read reports until EOF (execve closed the CLOEXEC socket) or a failure report.
   for (;;) {
     ChildReport r;
-    iovec iov{&r, sizeof r};
-    char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctrl;
-    msg.msg_controllen = sizeof ctrl;
-    ssize_t n = ::recvmsg(sync[0], &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+    if (receive_report(sync[0], r, res.terminal_fd) <= 0) {
       res.started = true;
       break;
     }
-    if (r.kind == 'T') {
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&res.terminal_fd, CMSG_DATA(c), sizeof(int));
-      continue;
-    }
+    if (r.kind == 'T') continue;
     res.failure = r;
     break;
   }

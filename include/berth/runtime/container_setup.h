@@ -41,6 +41,10 @@ struct ProcessIdentity {
 // The steps `exec` (runtime/exec.cpp) shares with the container's first process, so both set up
 // a process exactly alike. Single-threaded child only: none throws; a failure is sent as a
 // ChildReport on the report fd (SOCK_SEQPACKET) and the process _exits(125).
+// The reading side of the sync socket: one report, with the fd it carries (a 'T' terminal
+// master) stored in passed_fd. Returns recvmsg's result: 0 on EOF (execve closed the socket).
+int receive_report(int fd, ChildReport& report, int& passed_fd);
+
 namespace setup {
 void set_report_fd(int fd);
 [[noreturn]] void report_failure(const char* step, int err, const std::string& detail = {});
