@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "berth/engine/engine.h"
+#include "berth/network/ports.h"
 #include "berth/runtime/frames.h"
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
@@ -44,13 +45,23 @@ void add_create_flags(CLI::App* cmd, engine::ContainerOptions& o) {
   cmd->add_flag("--read-only", o.read_only, "Mount the container's root filesystem as read only");
   cmd->add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory");
   cmd->add_option("-v,--volume", o.volumes, "Bind mount a volume");
+  cmd->add_option("--mount", o.mounts, "Attach a filesystem mount to the container (type=volume|bind|tmpfs,source=,target=,...)");
   cmd->add_option("-m,--memory", o.memory, "Memory limit");
   cmd->add_option("--memory-swap", o.memory_swap, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
   cmd->add_option("--cpus", o.cpus, "Number of CPUs");
   cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
   cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
   cmd->add_option("--ulimit", o.ulimits, "Ulimit options");
-  cmd->add_option("--network,--net", o.network, "Connect a container to a network (none, host)");
+  cmd->add_option("--network,--net", o.network, "Connect a container to a network (bridge, none, host, container:NAME, or a network's name)");
+  cmd->add_option("--network-alias", o.network_aliases, "Add network-scoped alias for the container");
+  cmd->add_option("--ip", o.ip, "IPv4 address (e.g., 172.30.100.104)");
+  cmd->add_option("--mac-address", o.mac_address, "Container MAC address (e.g., 92:d0:c6:0a:29:33)");
+  cmd->add_option("--add-host", o.add_hosts, "Add a custom host-to-IP mapping (host:ip)");
+  cmd->add_option("--dns", o.dns, "Set custom DNS servers");
+  cmd->add_option("--dns-search", o.dns_search, "Set custom DNS search domains");
+  cmd->add_option("--dns-option", o.dns_options, "Set DNS options");
+  cmd->add_option("-p,--publish", o.publish, "Publish a container's port(s) to the host");
+  cmd->add_flag("-P,--publish-all", o.publish_all, "Publish all exposed ports to random ports");
   cmd->add_option("-h,--hostname", o.hostname, "Container host name");
   cmd->add_option("-l,--label", o.labels, "Set meta data on a container");
   cmd->add_option("--label-file", o.label_files, "Read in a line delimited file of labels");
@@ -226,6 +237,7 @@ void add_container_commands(CLI::App& app) {
   container->require_subcommand(1);
   add_logs_command(*container);
   add_exec_command(*container);
+  add_port_command(*container);
 
   auto opts = std::make_shared<engine::ContainerOptions>();
   auto* run = container->add_subcommand("run", "Create and run a new container from an image");
@@ -246,8 +258,12 @@ void add_container_commands(CLI::App& app) {
   for (auto* opt : run->get_options()) opt->allow_extra_args(false);
   run->callback([opts, run] {
     take_image_and_command(run, *opts);
-    std::string id = engine::create_container(*opts);
-    int sock = engine::start_container(id);
+    std::vector<UniqueFd> port_fds;
+    std::string id = engine::create_container(*opts, &port_fds);
+    std::vector<int> fds;
+    for (const auto& f : port_fds) fds.push_back(f.get());
+    int sock = engine::start_container(id, fds);
+    port_fds.clear();  // the supervisor holds them now
     exit_code() = attach_container_stream(sock, *opts, id, true);
   });
 
@@ -310,7 +326,15 @@ void add_container_commands(CLI::App& app) {
                                 .c_str());
         continue;
       }
-      t.add({short_id(v.id), v.image, "\"" + cmd + "\"", created, status_text(v), "", v.name});
+      std::string ports;
+      if (running && v.record.contains("NetworkSettings") && v.record["NetworkSettings"].contains("Ports"))
+        for (const auto& line : network::port_lines(v.record["NetworkSettings"]["Ports"])) {
+          // "80/tcp -> 0.0.0.0:8080" becomes Docker's column form "0.0.0.0:8080->80/tcp"
+          auto arrow = line.find(" -> ");
+          if (arrow == std::string::npos) continue;
+          ports += (ports.empty() ? "" : ", ") + line.substr(arrow + 4) + "->" + line.substr(0, arrow);
+        }
+      t.add({short_id(v.id), v.image, "\"" + cmd + "\"", created, status_text(v), ports, v.name});
     }
     if (!*quiet && *format != "json") t.print();
   });
@@ -322,13 +346,15 @@ void add_container_commands(CLI::App& app) {
   auto force = std::make_shared<bool>(false);
   auto refs = std::make_shared<std::vector<std::string>>();
   rm->add_flag("-f,--force", *force, "Force the removal of a running container");
+  auto rm_volumes = std::make_shared<bool>(false);
+  rm->add_flag("-v,--volumes", *rm_volumes, "Remove anonymous volumes associated with the container");
   rm->add_option("CONTAINER", *refs, "Containers")->required();
-  rm->callback([force, refs] {
+  rm->callback([force, refs, rm_volumes] {
     engine::require_root();
     int failures = 0;
     for (const auto& ref : *refs) {
       try {
-        engine::remove_container(engine::resolve_container(ref), *force);
+        engine::remove_container(engine::resolve_container(ref), *force, *rm_volumes);
         std::printf("%s\n", ref.c_str());
       } catch (const Error& e) {
         std::fprintf(stderr, "berth: %s\n", e.what());

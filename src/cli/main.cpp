@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   using namespace berth::cli;
   add_container_commands(app);
   add_image_commands(app);
+  add_volume_commands(app);
+  add_network_commands(app);
   add_inspect_command(app);
   add_config_command(app);
   add_system_commands(app);

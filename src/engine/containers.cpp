@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 
 #include "berth/cgroup/cgroup.h"
 #include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
 #include "berth/runtime/launcher.h"
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
@@ -20,6 +22,7 @@
 #include "berth/util/paths.h"
 #include "berth/util/strings.h"
 #include "berth/util/time.h"
+#include "berth/volume/mounts.h"
 
 namespace berth::engine {
 
@@ -87,10 +90,27 @@ bool is_active(const std::string& status) {
 
 }  // namespace
 
-int start_container(const std::string& id) {
+int start_container(const std::string& id, const std::vector<int>& given_port_fds) {
   ContainerPaths cp = container_paths(id);
   std::string launch = cp.run_dir + "/launch.json";
   if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
+  // Published ports: bound again on a later start (same host ports as recorded).
+  std::vector<int> port_fds = given_port_fds;
+  std::vector<network::BoundPort> bound;
+  if (port_fds.empty()) {
+    json plan = load_json_file(launch);
+    std::vector<network::PortBinding> want;
+    for (const auto& p : plan.value("ports", json::array())) {
+      network::PortBinding b;
+      b.proto = p.value("Proto", "tcp");
+      b.host_ip = p.value("HostIp", "");
+      b.host_port = static_cast<uint16_t>(p.value("HostPort", 0));
+      b.container_port = static_cast<uint16_t>(p.value("ContainerPort", 0));
+      want.push_back(b);
+    }
+    bound = bind_container_ports(want);
+    for (const auto& b : bound) port_fds.push_back(b.fd.get());
+  }
   std::string supervisor = paths::libexec_dir() + "/berth-supervisor";
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
@@ -101,9 +121,15 @@ int start_container(const std::string& id) {
     if (::setsid() < 0) ::_exit(1);
     pid_t sup = ::fork();
     if (sup != 0) ::_exit(sup < 0 ? 1 : 0);
-    if (sv[1] == 3) ::fcntl(3, F_SETFD, 0);
-    else if (::dup2(sv[1], 3) < 0) ::_exit(1);
-    ::syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC);
+    // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Moved out of
+    // the way first so that no dup2 overwrites a source not yet moved.
+    std::vector<int> high;
+    for (int fd : port_fds) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
+    int sock = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 1000);
+    if (sock < 0 || ::dup2(sock, 3) < 0) ::_exit(1);
+    for (size_t i = 0; i < high.size(); ++i)
+      if (high[i] < 0 || ::dup2(high[i], 4 + static_cast<int>(i)) < 0) ::_exit(1);
+    ::syscall(SYS_close_range, 4 + high.size(), ~0U, CLOSE_RANGE_CLOEXEC);
     const char* argv[] = {supervisor.c_str(), launch.c_str(), nullptr};
     const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
     ::execve(supervisor.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
@@ -214,9 +240,10 @@ std::string resolve_container(const std::string& ref) {
   throw Error("No such container: " + ref, "list containers with: berth container ls -a", 1);
 }
 
-void remove_container(const std::string& id, bool force) {
+void remove_container(const std::string& id, bool force, bool remove_volumes) {
   ContainerPaths cp = container_paths(id);
   json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
+  json mounts = read_json(cp.state_dir + "/config.json").value_or(json::object()).value("Mounts", json::array());
   if (fs::exists(cp.state_dir + "/config.json")) {
     ContainerView v = view_container(id);
     if (is_active(v.status)) {
@@ -227,8 +254,21 @@ void remove_container(const std::string& id, bool force) {
     }
   }
   kill_and_release(id, state);
+  teardown_container_network(id);
   fs::remove_tree(cp.run_dir);
   fs::remove_tree(cp.state_dir);
+  if (remove_volumes) {
+    // Docker's rm -v: anonymous volumes only; one still used elsewhere stays, with a warning.
+    volume::Store volumes;
+    auto lock = volumes.lock();
+    for (const auto& name : volume::anonymous_volumes_in(volumes, mounts)) {
+      try {
+        volumes.remove(name, false);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "berth: warning: %s\n", e.what());
+      }
+    }
+  }
 }
 
 std::vector<std::string> prune_containers() {
@@ -251,6 +291,18 @@ std::vector<std::string> prune_containers() {
     remove_container(id, true);
     removed.push_back(id);
   }
+  // Address allocations and namespaces of containers that no longer exist (a killed create).
+  for (const auto& net : list_networks())
+    for (const auto& [id, ep] : net.value("Containers", json::object()).items())
+      if (!fs::exists(container_paths(id).state_dir)) {
+        teardown_container_network(id);
+        removed.push_back(id);
+      }
+  for (const auto& id : fs::list_dir(paths::run_root() + "/netns"))
+    if (!fs::exists(container_paths(id).state_dir)) {
+      teardown_container_network(id);
+      removed.push_back(id);
+    }
   auto layout = cgroup::detect();
   for (const auto& id : cgroup::leftover_ids(layout, paths::cgroup_parent())) {
     if (fs::exists(container_paths(id).state_dir)) continue;

@@ -11,6 +11,8 @@
 
 #include "berth/cgroup/cgroup.h"
 #include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
+#include "berth/network/ports.h"
 #include "berth/engine/options.h"
 #include "berth/image/store.h"
 #include "berth/runtime/launch_plan.h"
@@ -22,6 +24,7 @@
 #include "berth/util/paths.h"
 #include "berth/util/strings.h"
 #include "berth/util/time.h"
+#include "berth/volume/mounts.h"
 #include "store_lock.h"
 
 namespace berth::engine {
@@ -86,27 +89,42 @@ const std::vector<std::string>& masked_paths() {
 const std::vector<std::string> kReadonlyPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                                  "/proc/sysrq-trigger"};
 
-std::string hosts_file(const std::string& hostname, const std::string& network) {
+std::string hosts_file(const std::string& hostname, const std::string& network, const std::string& address,
+                       const std::vector<std::pair<std::string, std::string>>& extra) {
   std::string s =
       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
       "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-  if (network == "host") return fs::read_file_if_exists("/etc/hosts").value_or(s);
-  (void)hostname;
+  if (network == "host") s = fs::read_file_if_exists("/etc/hosts").value_or(s);
+  for (const auto& [host, ip] : extra) s += ip + "\t" + host + "\n";
+  if (!address.empty()) s += address + "\t" + hostname + "\n";
   return s;
 }
 
-// The host's resolv.conf without loopback nameservers (they mean nothing inside the container).
-std::string resolv_conf() {
-  std::string out;
+// resolv.conf: on a user network the embedded DNS (127.0.0.11, ndots:0, Docker's); else --dns or
+// the host's nameservers without loopback ones (they mean nothing inside the container).
+std::string resolv_conf(bool embedded_dns, const ContainerOptions& o) {
+  std::string servers, search, options;
   auto host = fs::read_file_if_exists("/etc/resolv.conf").value_or("");
   for (const auto& line : str::split(host, '\n')) {
     auto t = str::trim(line);
-    if (t.rfind("nameserver", 0) == 0 &&
-        (t.find(" 127.") != std::string::npos || t.find(" ::1") != std::string::npos))
-      continue;
-    if (!t.empty()) out += t + "\n";
+    if (t.rfind("nameserver", 0) == 0) {
+      if (t.find(" 127.") == std::string::npos && t.find(" ::1") == std::string::npos) servers += t + "\n";
+    } else if (t.rfind("search", 0) == 0 || t.rfind("domain", 0) == 0) {
+      search = t + "\n";
+    } else if (t.rfind("options", 0) == 0) {
+      options = t + "\n";
+    }
   }
-  return out;
+  if (!o.dns_search.empty()) search = "search " + str::join(o.dns_search, " ") + "\n";
+  if (!o.dns_options.empty()) options = "options " + str::join(o.dns_options, " ") + "\n";
+  if (embedded_dns) {
+    servers = "nameserver 127.0.0.11\n";
+    options = "options ndots:0" + (o.dns_options.empty() ? std::string() : " " + str::join(o.dns_options, " ")) + "\n";
+  } else if (!o.dns.empty()) {
+    servers.clear();
+    for (const auto& d : o.dns) servers += "nameserver " + d + "\n";
+  }
+  return search + servers + options;
 }
 
 void validate_name(const std::string& name) {
@@ -158,12 +176,40 @@ ContainerPaths container_paths(const std::string& id) {
   return {paths::state_root() + "/containers/" + id, paths::run_root() + "/containers/" + id};
 }
 
-std::string create_container(const ContainerOptions& o) {
+std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* port_fds) {
   require_root();
   // ---- validate and resolve everything first: a bad option leaves nothing behind ----
   if (!o.name.empty()) validate_name(o.name);
-  if (o.network != "none" && o.network != "host")
-    throw Error("network \"" + o.network + "\" is not supported yet", "use --network none or --network host");
+  NetworkRequest net_req{o.network.empty() ? "bridge" : o.network, o.network_aliases, o.ip, o.mac_address};
+  validate_network_request(net_req);
+  std::string joined_netns;  // container:<ref>: the other container's namespace
+  std::string joined_id;
+  if (net_req.mode.rfind("container:", 0) == 0) {
+    if (!o.hostname.empty())
+      throw Error("conflicting options: hostname and the network mode container:", "drop --hostname");
+    if (!o.publish.empty() || o.publish_all)
+      throw Error("conflicting options: port publishing and the container type network mode",
+                  "publish the ports on the container whose network this one joins");
+    joined_id = resolve_container(net_req.mode.substr(10));
+    ContainerView other = view_container(joined_id);
+    if (other.status != "running")
+      throw Error("cannot join network of a non running container: " + other.name, "start it first");
+    joined_netns = other.record["NetworkSettings"].value("SandboxKey", "");
+    if (joined_netns.empty()) joined_netns = "/proc/" + std::to_string(other.record["State"].value("Pid", 0)) + "/ns/net";
+  }
+  std::vector<std::pair<std::string, std::string>> extra_hosts;
+  for (const auto& h : o.add_hosts) {
+    auto colon = h.find_first_of(":=");
+    if (colon == std::string::npos || colon == 0 || colon + 1 == h.size())
+      throw Error("invalid argument \"" + h + "\" for \"--add-host\" flag: bad format for add-host: \"" + h + "\"",
+                  "use --add-host NAME:IP, e.g. --add-host db.local:10.0.0.5");
+    extra_hosts.emplace_back(h.substr(0, colon), h.substr(colon + 1));
+  }
+  std::vector<network::PortBinding> publish;
+  for (const auto& p : o.publish)
+    for (auto& b : network::parse_publish(p)) publish.push_back(b);
+  if ((!publish.empty() || o.publish_all) && (net_req.mode == "host" || net_req.mode == "none"))
+    publish.clear();  // Docker: published ports are discarded with host and none networking
   cgroup::Resources res;
   if (!o.memory.empty()) res.memory = parse_memory_bytes(o.memory, "--memory");
   if (!o.memory_swap.empty())
@@ -184,16 +230,23 @@ std::string create_container(const ContainerOptions& o) {
   }
   std::vector<TmpfsMount> tmpfs;
   for (const auto& t : o.tmpfs) tmpfs.push_back(parse_tmpfs(t));
-  std::vector<BindMount> binds;
+  // -v and --mount: parsed and checked here; volumes and missing -v host dirs are made below.
+  std::vector<volume::MountRequest> mount_requests;
   for (const auto& v : o.volumes) {
     BindMount b = parse_volume_flag(v);
-    if (b.named)
-      throw Error("-v " + v + ": named volumes are not supported yet", "bind an absolute host path");
-    if (!fs::exists(b.source))
-      throw Error("-v " + v + ": bind source path does not exist: " + b.source,
-                  "create the host path first");
-    binds.push_back(b);
+    volume::MountRequest r;
+    r.type = b.named ? "volume" : "bind";
+    r.source = b.named ? b.name : b.source;
+    r.target = b.target;
+    r.readonly = b.readonly;
+    r.nocopy = b.nocopy;
+    r.propagation = b.propagation;
+    r.create_host_dir = true;  // Docker's short syntax creates a missing host directory
+    r.spec = "-v " + v;
+    mount_requests.push_back(r);
   }
+  for (const auto& m : o.mounts) mount_requests.push_back(volume::parse_mount_flag(m));
+  volume::validate_mounts(mount_requests);
   bool no_new_privs = false;
   for (const auto& s : o.security_opt) {
     if (s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true")
@@ -280,6 +333,11 @@ std::string create_container(const ContainerOptions& o) {
   if (!img)
     throw Error("Unable to find image '" + image::normalize_ref(o.image) + "' locally",
                 "import it first: berth image import ROOTFS.tar " + o.image);
+  if (o.publish_all && is_bridge_mode(net_req.mode)) {
+    json exposed = json::object();
+    for (const auto& e : img->config.exposed_ports) exposed[e] = json::object();
+    for (auto& b : network::publish_all(exposed)) publish.push_back(b);
+  }
   auto args = merge_command(img->config.entrypoint, img->config.cmd, o.entrypoint, o.cmd);
   std::string user_spec = o.user.empty() ? img->config.user : o.user;
   auto user = runtime::resolve_user(user_spec, runtime::read_file_in_layers(img->layer_dirs, "/etc/passwd"),
@@ -316,6 +374,9 @@ std::string create_container(const ContainerOptions& o) {
   if (cwd.front() != '/')
     throw Error("the working directory '" + cwd + "' is invalid", "it needs to be an absolute path");
 
+  // ---- published ports: bound now, so a conflict is exact and nothing exists yet ----
+  std::vector<network::BoundPort> ports = bind_container_ports(publish);
+
   // ---- names are unique: hold the names lock from the check until the record exists ----
   StoreLock names_lock(paths::state_root() + "/locks", "names");
   std::string name = o.name.empty() ? generate_name() : o.name;
@@ -332,9 +393,18 @@ std::string create_container(const ContainerOptions& o) {
     fs::mkdir_p(cp.state_dir + "/rootfs/upper", 0755);
     fs::mkdir_p(cp.state_dir + "/rootfs/work", 0700);
     fs::mkdir_p(cp.run_dir + "/rootfs", 0700);
+    // The network namespace and veths (bridge modes): addresses first, the /etc files name them.
+    ContainerNetwork net = setup_container_network(id, name, net_req);
+    std::string address = net.endpoints.empty() ? "" : network::format_ipv4(net.endpoints[0].address);
     fs::write_file(cp.state_dir + "/hostname", hostname + "\n", 0644);
-    fs::write_file(cp.state_dir + "/hosts", hosts_file(hostname, o.network), 0644);
-    fs::write_file(cp.state_dir + "/resolv.conf", resolv_conf(), 0644);
+    if (!joined_id.empty()) {
+      auto other = container_paths(joined_id).state_dir;
+      fs::write_file(cp.state_dir + "/hosts", fs::read_file(other + "/hosts"), 0644);
+      fs::write_file(cp.state_dir + "/resolv.conf", fs::read_file(other + "/resolv.conf"), 0644);
+    } else {
+      fs::write_file(cp.state_dir + "/hosts", hosts_file(hostname, net_req.mode, address, extra_hosts), 0644);
+      fs::write_file(cp.state_dir + "/resolv.conf", resolv_conf(net.dns, o), 0644);
+    }
 
     runtime::LaunchPlan plan;
     plan.id = id;
@@ -352,15 +422,27 @@ std::string create_container(const ContainerOptions& o) {
     if (o.init)
       plan.mounts.push_back({paths::libexec_dir() + "/berth-init", "/dev/init", "bind", MS_RDONLY, "", true, true});
     for (const auto& t : tmpfs) plan.mounts.push_back({"tmpfs", t.target, "tmpfs", t.flags, t.data, false, false});
-    for (const auto& b : binds)
-      plan.mounts.push_back({b.source, b.target, "bind", b.readonly ? static_cast<unsigned long>(MS_RDONLY) : 0ul, "", b.readonly, false});
+    // Data mounts. The volumes lock is held until the record naming the volumes is saved, so
+    // `volume rm` and prune never take a volume from under a container being created.
+    volume::Store volume_store;
+    FileLock volumes_lock = volume_store.lock();
+    json mounts_record = json::array();
+    for (const auto& m : volume::prepare_mounts(volume_store, mount_requests, img->layer_dirs, img->config.volumes,
+                                                id, o.autoremove)) {
+      unsigned long flags = m.readonly ? static_cast<unsigned long>(MS_RDONLY) : 0ul;
+      if (m.fstype == "tmpfs") flags |= kNoSuidExecDev;
+      plan.mounts.push_back({m.source, m.target, m.fstype, flags, m.data, m.readonly && m.fstype == "bind", false});
+      mounts_record.push_back(m.record);
+    }
     if (!o.privileged) {
       plan.masked_paths = masked_paths();
       plan.readonly_paths = kReadonlyPaths;
     }
     plan.namespaces = {{"pid", ""}, {"mnt", ""}, {"uts", ""}, {"ipc", ""}, {"cgroup", ""}};
-    if (o.network != "host") {
-      plan.namespaces.push_back({"net", ""});
+    if (!net.netns_path.empty()) plan.namespaces.push_back({"net", net.netns_path});
+    else if (!joined_netns.empty()) plan.namespaces.push_back({"net", joined_netns});
+    if (net_req.mode != "host") {
+      if (net.netns_path.empty() && joined_netns.empty()) plan.namespaces.push_back({"net", ""});
       plan.sysctls = {{"net.ipv4.ip_unprivileged_port_start", "0"},
                       {"net.ipv4.ping_group_range", "0 2147483647"}};
     }
@@ -390,6 +472,26 @@ std::string create_container(const ContainerOptions& o) {
     plan.stop_timeout_s = o.stop_timeout.value_or(10);
     plan.state_dir = cp.state_dir;
     plan.run_dir = cp.run_dir;
+    plan.netns_path = net.netns_path;
+    for (const auto& [n, ep] : net.settings.items()) plan.networks.push_back(n);
+    if (net.dns) {
+      // Upstreams: --dns, else BERTH_DNS_UPSTREAM (ip[:port],...: the supervisor has no environment
+      // of ours), else the supervisor reads the host's resolv.conf.
+      std::vector<std::string> upstreams = o.dns;
+      if (const char* env = std::getenv("BERTH_DNS_UPSTREAM"); env && *env && upstreams.empty())
+        upstreams = str::split(env, ',');
+      plan.dns = {{"Namespace", net.netns_path}, {"Records", net.dns_records}, {"Forward", net.dns_forward},
+                  {"Upstreams", upstreams}};
+    }
+    json port_map = json::object();
+    for (const auto& p : ports) {
+      plan.ports.push_back({{"Proto", p.binding.proto}, {"HostIp", p.binding.host_ip},
+                            {"HostPort", p.binding.host_port}, {"ContainerPort", p.binding.container_port},
+                            {"Target", address}});
+      port_map[std::to_string(p.binding.container_port) + "/" + p.binding.proto].push_back(
+          {{"HostIp", p.binding.host_ip.empty() ? "0.0.0.0" : p.binding.host_ip},
+           {"HostPort", std::to_string(p.binding.host_port)}});
+    }
     save_json_atomic(cp.run_dir + "/launch.json", runtime::to_json(plan));
 
     json config = {{"Hostname", hostname},
@@ -416,7 +518,13 @@ std::string create_container(const ContainerOptions& o) {
                  {"AutoRemove", o.autoremove},
                  {"RestartPolicy", {{"Name", restart_policy}, {"MaximumRetryCount", restart_max}}},
                  {"LogConfig", {{"Type", o.log_driver}, {"Config", log_config}}},
-                 {"NetworkMode", o.network},
+                 {"NetworkMode", net_req.mode},
+                 {"PortBindings", network::host_config_port_bindings_json(publish)},
+                 {"PublishAllPorts", o.publish_all},
+                 {"Dns", o.dns},
+                 {"DnsSearch", o.dns_search},
+                 {"DnsOptions", o.dns_options},
+                 {"ExtraHosts", o.add_hosts},
                  {"Init", o.init},
                  {"SecurityOpt", o.security_opt},
                  {"Tmpfs", o.tmpfs},
@@ -431,14 +539,22 @@ std::string create_container(const ContainerOptions& o) {
                    {"Config", config},
                    {"HostConfig", host},
                    {"LogPath", plan.log_path},
-                   {"Berth", {{"Capabilities", cap_names_from_mask(cap_mask)}}}};
+                   {"NetworkSettings", {{"SandboxKey", net.netns_path},
+                                        {"IPAddress", net_req.mode == "bridge" ? address : ""},
+                                        {"Ports", port_map},
+                                        {"Networks", net.settings}}},
+                   {"Mounts", mounts_record},
+                   {"Berth", {{"Capabilities", cap_names_from_mask(cap_mask)}, {"Networks", plan.networks}}}};
     save_json_atomic(cp.state_dir + "/config.json", record);
   } catch (...) {
+    teardown_container_network(id);
     fs::remove_tree(cp.run_dir);
     fs::remove_tree(cp.state_dir);
     throw;
   }
   cgroup::ensure_parents(layout, paths::cgroup_parent());
+  if (port_fds)
+    for (auto& p : ports) port_fds->push_back(std::move(p.fd));
   return id;
 }
 

@@ -10,6 +10,7 @@
 
 #include "berth/cgroup/cgroup.h"
 #include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
 #include "berth/runtime/frames.h"
 #include "berth/runtime/launch_plan.h"
 #include "berth/runtime/launcher.h"
@@ -116,6 +117,7 @@ std::vector<std::string> restore_containers() {
     // Docker: always comes back even after a manual stop; unless-stopped only if not stopped.
     if (!wanted || v.status == "running" || v.status == "supervisor lost") continue;
     try {
+      restore_container_network(v.id, v.record);
       ::close(start_container(v.id));
       started.push_back(v.id);
     } catch (const std::exception&) {

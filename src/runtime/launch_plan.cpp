@@ -54,6 +54,10 @@ json to_json(const LaunchPlan& p) {
           {"stop_signal", p.stop_signal},
           {"stop_timeout_s", p.stop_timeout_s},
           {"healthcheck", p.healthcheck},
+          {"dns", p.dns},
+          {"ports", p.ports},
+          {"netns_path", p.netns_path},
+          {"networks", p.networks},
           {"state_dir", p.state_dir},
           {"run_dir", p.run_dir}};
 }
@@ -100,6 +104,10 @@ LaunchPlan launch_plan_from_json(const json& j) {
   p.stop_signal = j.value("stop_signal", 15);
   p.stop_timeout_s = j.value("stop_timeout_s", 10);
   p.healthcheck = j.value("healthcheck", json());
+  p.dns = j.value("dns", json());
+  p.ports = j.value("ports", json::array());
+  p.netns_path = j.value("netns_path", "");
+  p.networks = j.value("networks", std::vector<std::string>{});
   p.state_dir = j.at("state_dir");
   p.run_dir = j.at("run_dir");
   return p;

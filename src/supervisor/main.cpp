@@ -19,14 +19,21 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <sys/mount.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "berth/cgroup/cgroup.h"
+#include "berth/network/dns_server.h"
+#include "berth/network/ipam.h"
+#include "berth/network/port_proxy.h"
+#include "berth/network/store.h"
 #include "berth/runtime/exec.h"
 #include "berth/runtime/frames.h"
 #include "berth/runtime/launch_plan.h"
@@ -81,6 +88,8 @@ class Supervisor {
   void finish();                // the container is down for good
   bool should_restart(int status) const;
   void open_control_socket();
+  void start_network_services();  // DNS responder and port proxies (fds 4.. from the CLI)
+  void release_network();         // --rm: the namespace and the address allocations
   // healthchecks
   void start_probe();
   void finish_probe(int exit_code, const std::string& output);
@@ -110,7 +119,46 @@ class Supervisor {
   int64_t next_probe_at_ = 0, probe_deadline_ = 0, probe_started_ns_ = 0;
   runtime::ExecProcess probe_;
   std::string probe_output_;
+  std::vector<std::unique_ptr<EventSource>> sources_;
 };
+
+void Supervisor::start_network_services() {
+  if (plan.dns.is_object()) {
+    network::DnsConfig c;
+    c.netns_path = plan.dns.value("Namespace", "");
+    c.network_records = plan.dns.value("Records", std::vector<std::string>{});
+    c.forward = plan.dns.value("Forward", false);
+    c.upstreams = plan.dns.value("Upstreams", std::vector<std::string>{});
+    try {
+      sources_.push_back(std::make_unique<network::DnsServer>(c));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "berth-supervisor: DNS responder: %s\n", e.what());
+    }
+  }
+  std::vector<network::ProxiedPort> ports;
+  int fd = 4;
+  for (const auto& p : plan.ports) {
+    network::ProxiedPort pp;
+    pp.proto = p.value("Proto", "tcp");
+    pp.listen_fd = fd++;
+    pp.target_addr = network::parse_ipv4(p.value("Target", "127.0.0.1"), "port target");
+    pp.target_port = static_cast<uint16_t>(p.value("ContainerPort", 0));
+    ports.push_back(pp);
+  }
+  if (!ports.empty()) sources_.push_back(std::make_unique<network::PortProxy>(std::move(ports)));
+}
+
+void Supervisor::release_network() {
+  if (!plan.netns_path.empty()) {
+    // The veths die with the namespace once nothing holds it.
+    ::umount2(plan.netns_path.c_str(), MNT_DETACH);
+    ::unlink(plan.netns_path.c_str());
+  }
+  if (plan.networks.empty()) return;
+  // <root>/containers/<id> -> <root>: the supervisor has no BERTH_ROOT in its environment.
+  network::NetworkStore store(fs::dirname(fs::dirname(plan.state_dir)));
+  for (const auto& n : plan.networks) store.detach(n, plan.id);
+}
 
 void Supervisor::schedule_probe(int64_t from_ms) {
   if (!health_enabled_ || !running_) return;
@@ -291,6 +339,7 @@ void Supervisor::finish() {
   }
   if (plan.autoremove) {
     try {
+      release_network();
       fs::remove_tree(plan.run_dir);
       fs::remove_tree(plan.state_dir);
     } catch (const std::exception& e) {
@@ -402,11 +451,13 @@ int Supervisor::run(int cli_fd) {
     if (health_enabled_) state_["Health"] = {{"Status", "starting"}, {"FailingStreak", 0}, {"Log", json::array()}};
   }
   open_control_socket();
+  start_network_services();
   if (!start_once()) {
     cgroup::remove(cg);
     write_state();
     ::unlink((plan.run_dir + "/ctl.sock").c_str());
     if (plan.autoremove) {
+      release_network();
       fs::remove_tree(plan.run_dir);
       fs::remove_tree(plan.state_dir);
     }
@@ -425,8 +476,11 @@ int Supervisor::run(int cli_fd) {
     fds.push_back({probe_.stdout_fd, POLLIN, 0});
     fds.push_back({probe_.stderr_fd, POLLIN, 0});
     fds.push_back({probe_.pid > 0 ? probe_.pidfd : -1, POLLIN, 0});
+    for (auto& src : sources_) src->add_fds(fds);
     int64_t now = mono_ms(), timeout = -1;
-    for (int64_t at : {restart_at_, kill_at_, next_probe_at_, probe_deadline_})
+    std::vector<int64_t> deadlines{restart_at_, kill_at_, next_probe_at_, probe_deadline_};
+    for (auto& src : sources_) deadlines.push_back(src->next_deadline_ms());
+    for (int64_t at : deadlines)
       if (at) timeout = timeout < 0 ? std::max<int64_t>(0, at - now) : std::min(timeout, std::max<int64_t>(0, at - now));
     // While the exited container's pipes drain, do not wait long.
     int rc = ::poll(fds.data(), fds.size(), static_cast<int>(timeout));
@@ -453,6 +507,7 @@ int Supervisor::run(int cli_fd) {
       ::waitpid(probe_.pid, nullptr, 0);
       finish_probe(-1, "Health check exceeded timeout (" + std::to_string(hc_timeout_ / 1000) + "s)");
     }
+    for (auto& src : sources_) src->handle(fds, now);
     if (rc <= 0) continue;
     for (size_t k = 0; k < 2; ++k) {
       int& fd = k == 0 ? probe_.stdout_fd : probe_.stderr_fd;
@@ -568,7 +623,6 @@ int main(int argc, char** argv) {
   int devnull = ::open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
   if (devnull > 2) ::close(devnull);
-  ::syscall(SYS_close_range, 4, ~0U, 0);
   ::fcntl(3, F_SETFD, FD_CLOEXEC);
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
@@ -577,6 +631,10 @@ int main(int argc, char** argv) {
   try {
     s.plan = berth::runtime::launch_plan_from_json(berth::load_json_file(argv[1]));
     s.cg = berth::cgroup::plan_from_json(s.plan.cgroups);
+    // Inherited: fd 3 (the CLI) and fds 4.. (the published ports' sockets); nothing else.
+    unsigned first_unknown = 4 + static_cast<unsigned>(s.plan.ports.size());
+    ::syscall(SYS_close_range, first_unknown, ~0U, 0);
+    for (unsigned fd = 4; fd < first_unknown; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
     // Our own diagnostics go next to the state, so a crash can be explained.
     int logfd = ::open((s.plan.run_dir + "/supervisor.log").c_str(),
                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -211,8 +211,18 @@ os.execvp(sys.argv[1], sys.argv[1:])
 
 _LEAK_PY='
 import ctypes, glob, os, signal, subprocess, sys, time
-mode, tmp, root, run, parent, ids, shell_pid = sys.argv[1:8]
+mode, tmp, root, run, parent, ids, shell_pid, bridges = sys.argv[1:9]
 ids = ids.split()
+bridges = bridges.split()
+
+def links_of_test():
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return []
+    out = [n for n in names if any(n.startswith("bt" + i[:11]) for i in ids)]
+    out += [n for n in names if n in bridges]
+    return out
 tmp_prefix = tmp.rstrip("/") + "/"
 
 def read(path, binary=False):
@@ -314,9 +324,17 @@ def leaks():
     netns = os.path.join(run, "netns")
     if os.path.isdir(netns):
         found += ["netns: " + os.path.join(netns, n) for n in os.listdir(netns)]
-    for i in ids:
-        if os.path.exists("/sys/class/net/bt" + i[:11]):
-            found.append("link: bt" + i[:11])
+    found += ["link: " + n for n in links_of_test()]
+    for rec in glob.glob(os.path.join(root, "networks", "*.json")):
+        try:
+            import json as _json
+            data = _json.load(open(rec))
+        except Exception:
+            continue
+        for cid in data.get("Containers") or {}:
+            found.append("address allocation: %s in %s" % (cid[:12], rec))
+        if data.get("Name") != "bridge":
+            found.append("network record: " + rec)
     for base in (root, run):
         d = os.path.join(base, "containers")
         if os.path.isdir(d):
@@ -346,9 +364,8 @@ libc = ctypes.CDLL(None, use_errno=True)
 mounts = [l.split()[4] for l in open("/proc/self/mountinfo") if tmp in l]
 for m in sorted(mounts, key=len, reverse=True):
     libc.umount2(m.encode(), 2)  # MNT_DETACH
-for i in ids:
-    if os.path.exists("/sys/class/net/bt" + i[:11]):
-        subprocess.call(["ip", "link", "del", "bt" + i[:11]], stderr=subprocess.DEVNULL)
+for n in links_of_test():
+    subprocess.call(["ip", "link", "del", n], stderr=subprocess.DEVNULL)
 for attempt in range(20):
     for p in parent_dirs():
         for dirpath, dirnames, _ in sorted(os.walk(p, topdown=False), key=lambda t: -len(t[0])):
@@ -365,9 +382,22 @@ if left:
     sys.exit(1)
 '
 
-# Remembers every container id this test's roots and cgroups know of, for the link check.
+# Remembers every container id this test's roots and cgroups know of, for the link check, and
+# every bridge its network records name.
+LEAK_BRIDGES=""
 _collect_ids() {
-  local d
+  local d b
+  for b in $("$PYTHON" -c '
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/networks/*.json"):
+    try:
+        d = json.load(open(f))
+        if d.get("Name") != "bridge":  # the default bridge stays up by design (as docker0)
+            print(d.get("BridgeName", ""))
+    except Exception:
+        pass' "$BERTH_ROOT" 2>/dev/null); do
+    case " $LEAK_BRIDGES " in *" $b "*) ;; *) LEAK_BRIDGES="$LEAK_BRIDGES $b" ;; esac
+  done
   for d in "$BERTH_ROOT"/containers/* "$BERTH_RUN"/containers/* \
     /sys/fs/cgroup/*/"$BERTH_CGROUP_PARENT"/*/; do
     [ -e "$d" ] || continue
@@ -380,11 +410,11 @@ _collect_ids() {
 # leak_check : prints the leaks (one line each) and returns 1 if any.
 leak_check() {
   _collect_ids
-  "$PYTHON" -c "$_LEAK_PY" check "$TEST_TMP" "$BERTH_ROOT" "$BERTH_RUN" "$BERTH_CGROUP_PARENT" "$LEAK_IDS" "$$"
+  "$PYTHON" -c "$_LEAK_PY" check "$TEST_TMP" "$BERTH_ROOT" "$BERTH_RUN" "$BERTH_CGROUP_PARENT" "$LEAK_IDS" "$$" "$LEAK_BRIDGES"
 }
 
 _force_cleanup() {
-  "$PYTHON" -c "$_LEAK_PY" cleanup "$TEST_TMP" "$BERTH_ROOT" "$BERTH_RUN" "$BERTH_CGROUP_PARENT" "$LEAK_IDS" "$$"
+  "$PYTHON" -c "$_LEAK_PY" cleanup "$TEST_TMP" "$BERTH_ROOT" "$BERTH_RUN" "$BERTH_CGROUP_PARENT" "$LEAK_IDS" "$$" "$LEAK_BRIDGES"
 }
 
 _on_exit() {
@@ -401,6 +431,13 @@ _on_exit() {
       timeout 120 "$BERTH_BIN" container rm -f $ids >/dev/null 2>"$TEST_TMP/rm-f.err" ||
         note "container rm -f at exit failed: $(head -c 500 "$TEST_TMP/rm-f.err")"
     fi
+    # Networks the test left (a test that checks its own cleanup has removed them already), then
+    # the default bridge, which stays up by design as docker0 does.
+    timeout 60 "$BERTH_BIN" network prune -f >/dev/null 2>&1
+    local default_bridge
+    default_bridge=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("BridgeName",""))' \
+      "$BERTH_ROOT/networks/bridge.json" 2>/dev/null)
+    [ -n "$default_bridge" ] && ip link del "$default_bridge" 2>/dev/null
     local leaks
     if ! leaks=$(leak_check); then
       _tap 0 "leak check: nothing left behind after $TEST_NAME" "$leaks"

@@ -31,7 +31,7 @@ bad_run "unknown capability" 'NOT_A_CAP' --cap-add NOT_A_CAP "$IMAGE" true
 bad_run "bad --ulimit" 'nofile|ulimit' --ulimit nofile=abc "$IMAGE" true
 bad_run "bad --security-opt" 'security-opt|bogus' --security-opt bogus "$IMAGE" true
 bad_run "missing seccomp profile file" 'no-such-profile' --security-opt seccomp=/no-such-profile.json "$IMAGE" true
-bad_run "bind source that does not exist" '/no/such/host/dir' -v /no/such/host/dir:/data "$IMAGE" true
+bad_run "bind source that does not exist" '/no/such/host/dir' --mount type=bind,source=/no/such/host/dir,target=/data "$IMAGE" true
 bad_run "relative bind target" 'relative|absolute|data' -v /tmp:data "$IMAGE" true
 bad_run "bad --env-file" 'no-such-env-file' --env-file /no-such-env-file "$IMAGE" true
 

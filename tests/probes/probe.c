@@ -20,7 +20,10 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -85,7 +88,7 @@ static void print_errno(const char* prefix, int e) {
 
 static int usage(void) {
   fputs("usage: probe caps|syscall NAME|open PATH [r|w]|read PATH|write PATH|mknod PATH c|b MAJ MIN|"
-        "fds|ids|rlimit nofile|nproc|hog MB|forkbomb SECONDS|sleep MS|pid\n",
+        "fds|ids|rlimit nofile|nproc|hog MB|forkbomb SECONDS|sleep MS|pid|udp-echo PORT\n",
         stderr);
   return 2;
 }
@@ -355,6 +358,28 @@ static int cmd_forkbomb(const char* seconds_arg) {
   return 0;
 }
 
+// A UDP echo server (busybox nc has no UDP): answers every datagram with "echo:" + the datagram.
+static int cmd_udp_echo(const char* port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((unsigned short)atoi(port));
+  if (fd < 0 || bind(fd, (struct sockaddr*)&a, sizeof a) != 0) {
+    perror("udp-echo");
+    return 1;
+  }
+  printf("listening\n");
+  for (;;) {
+    char buf[2048];
+    struct sockaddr_in from;
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(fd, buf + 5, sizeof buf - 5, 0, (struct sockaddr*)&from, &len);
+    if (n < 0) continue;
+    memcpy(buf, "echo:", 5);
+    sendto(fd, buf, (size_t)n + 5, 0, (struct sockaddr*)&from, len);
+  }
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) return usage();
@@ -377,6 +402,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (!strcmp(cmd, "udp-echo") && argc >= 3) return cmd_udp_echo(argv[2]);
   if (!strcmp(cmd, "pid")) {
     printf("%ld\n", (long)getpid());
     return 0;

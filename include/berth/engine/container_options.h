@@ -22,9 +22,17 @@ struct ContainerOptions {
   bool read_only = false;
   std::vector<std::string> env, env_files;
   std::string workdir, user, hostname;
-  std::string network = "none";  // none | host (bridge networks arrive with networking)
+  // bridge (the default network) | none | host | container:<name|id> | a user network's name
+  std::string network = "bridge";
+  std::vector<std::string> network_aliases;  // --network-alias (user networks)
+  std::string ip, mac_address;                // --ip, --mac-address
+  std::vector<std::string> add_hosts;         // --add-host host:ip
+  std::vector<std::string> dns, dns_search, dns_options;
+  std::vector<std::string> publish;           // -p [IP:][HOST:]CTR[/PROTO]
+  bool publish_all = false;                   // -P: the image's ExposedPorts
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::vector<std::string> tmpfs, volumes, ulimits, labels, label_files;
+  std::vector<std::string> mounts;  // --mount type=volume|bind|tmpfs,... (volume/mounts.h)
   std::string memory, memory_swap, cpus;
   int64_t cpu_shares = 0;
   int64_t pids_limit = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/engine/container_options.h"
+#include "berth/util/fd.h"
 #include "berth/util/json.h"
 
 namespace berth::engine {
@@ -20,12 +21,16 @@ struct ContainerPaths {
 };
 ContainerPaths container_paths(const std::string& id);
 
-// Creates the record and the launch plan; nothing runs yet. Returns the id.
-std::string create_container(const ContainerOptions& opts);
+// Creates the record, the launch plan and the network namespace; nothing runs yet. Returns the
+// id. Published ports are bound before anything is created; their sockets go to *port_fds (to
+// hand to start_container), or are closed when port_fds is null.
+std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>* port_fds = nullptr);
 
 // Starts the container's supervisor. Returns the CLI end of the stream socket over which the
 // supervisor reports Started/Failed, relays output and finally Exited (runtime/frames.h).
-int start_container(const std::string& id);
+// port_fds: the published ports' sockets, bound by create_container (in the launch plan's
+// order); when empty and the plan publishes ports, they are bound here (a conflict throws).
+int start_container(const std::string& id, const std::vector<int>& port_fds = {});
 
 // Docker-shaped view of one container: config.json merged with the live state.
 struct ContainerView {
@@ -40,7 +45,8 @@ ContainerView view_container(const std::string& id);
 
 // Removes a container: refuses a running one unless force (then kills it and its supervisor).
 // Removes cgroups, run and state dirs. Returns false when there was nothing to remove.
-void remove_container(const std::string& id, bool force);
+// remove_volumes (`rm -v`): also removes the container's anonymous volumes that nothing else uses.
+void remove_container(const std::string& id, bool force, bool remove_volumes = false);
 // Removes stopped containers and leftovers no record points to (cgroups, run dirs). Returns ids.
 std::vector<std::string> prune_containers();
 

@@ -67,6 +67,15 @@ struct LaunchPlan {
   int stop_signal = 15;
   int stop_timeout_s = 10;
   json healthcheck;                   // Docker shape (Test, Interval, ...); null = none
+  // Networking that the supervisor serves (the CLI set up the namespace and veths):
+  // dns: {"Namespace": path, "Records": [network record files], "Forward": bool,
+  //       "Upstreams": ["ip[:port]"]}; null = no DNS responder (default bridge, host, none).
+  json dns;
+  std::string netns_path;              // <run>/netns/<id> when the CLI made one (bridge networks)
+  std::vector<std::string> networks;   // their names: --rm releases the addresses
+  // ports: [{"Proto", "HostIp", "HostPort", "ContainerPort", "Target"}]; the supervisor gets
+  // their bound sockets as fds 4, 5, ... in this order.
+  json ports = json::array();
   std::string state_dir;      // <root>/containers/<id>: removed on autoremove
   std::string run_dir;        // <run>/containers/<id>: state.json, launch.json
 };
