@@ -113,3 +113,62 @@ bench_table() {
   printf '%-44s %8s %10s %10s %10s %10s %5s  %s\n' benchmark status median_ms p90_ms mean_ms min_ms runs note
   awk -F'\t' '{printf "%-44s %8s %10s %10s %10s %10s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8}' "$BENCH_TMP/results.tsv"
 }
+
+# bench_bb_image [NAME] : the peers' image (../shared/bench/README.md), default bb:latest: Debian's
+# static busybox with the symlinks of `busybox --install -s` (run chrooted, so they land in /bin,
+# /sbin, /usr/bin, /usr/sbin as on the peers' machine), /etc/passwd and /etc/group with root,
+# /var/www/index.html "hello", /tmp 1777; packed as a tar ($BENCH_TMP/bb.tar) and imported.
+bench_bb_image() {
+  local name=${1:-bb:latest} root="$BENCH_TMP/bb-rootfs"
+  [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 ||
+    bench_die "needs Debian's busybox-static (apt-get install busybox-static)"
+  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" "$root/root" \
+    "$root/var/www" "$root/tmp" "$root/proc" "$root/sys" "$root/dev"
+  cp /bin/busybox "$root/bin/busybox"
+  chmod 755 "$root/bin/busybox"
+  chroot "$root" /bin/busybox --install -s || bench_die "busybox --install -s failed in $root"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  printf 'hello\n' >"$root/var/www/index.html"
+  chmod 1777 "$root/tmp"
+  chmod 700 "$root/root"
+  tar --create --file "$BENCH_TMP/bb.tar" --directory "$root" --numeric-owner --owner=0 --group=0 \
+    --sort=name --mtime='2024-01-01 00:00:00Z' . || bench_die "tar of $root failed"
+  "$BERTH_BIN" image import --change 'CMD ["sh"]' "$BENCH_TMP/bb.tar" "$name" >"$BENCH_TMP/bb-import.log" 2>&1 ||
+    bench_die "berth image import failed: $(tail -3 "$BENCH_TMP/bb-import.log")"
+}
+
+# bench_network_cleanup : what the containers left behind in the network layer, run before
+# bench_cleanup (which removes $BERTH_ROOT): every container, every user network (their bridges go
+# with them), then the default network's bridge device, named in $BERTH_ROOT/networks/bridge.json.
+# Scripts that use networks install it with: trap 'bench_network_cleanup; bench_cleanup' EXIT
+bench_network_cleanup() {
+  local ids nets dev
+  ids=$(timeout 30 "$BERTH_BIN" container ls -aq 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$ids" ] && timeout 60 "$BERTH_BIN" container rm -f $ids >/dev/null 2>&1
+  nets=$(timeout 30 "$BERTH_BIN" network ls --format json 2>/dev/null |
+    "$PYTHON" -c 'import json,sys
+text = sys.stdin.read().strip()
+rows = json.loads(text) if text.startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+print(" ".join(r.get("Name", "") for r in rows if r.get("Name") not in ("bridge", "host", "none", "")))' 2>/dev/null)
+  for n in $nets; do timeout 30 "$BERTH_BIN" network rm "$n" >/dev/null 2>&1; done
+  if [ -f "$BERTH_ROOT/networks/bridge.json" ]; then
+    dev=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("BridgeName", ""))' \
+      "$BERTH_ROOT/networks/bridge.json" 2>/dev/null)
+    [ -n "$dev" ] && [ -e "/sys/class/net/$dev" ] && ip link del dev "$dev" 2>/dev/null
+  fi
+  return 0
+}
+
+# bench_verdict VALUE LIMIT : "ok" when VALUE <= LIMIT, "OVER" when not, "n/a" without a value
+bench_verdict() {
+  [ -z "$1" ] && { echo "n/a"; return; }
+  awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l) ? "ok" : "OVER" }'
+}
+
+# bench_ratio A B : A / B with two decimals, empty without both values
+bench_ratio() {
+  [ -n "$1" ] && [ -n "$2" ] || return 0
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
+}

@@ -7,6 +7,7 @@
 #include "berth/compose/loader.h"
 #include "berth/util/fs.h"
 #include "cli.h"
+#include "compose_project.h"
 
 namespace berth::cli {
 namespace {
@@ -79,6 +80,18 @@ std::string render(const ConfigFlags& flags, compose::LoadResult& result) {
 }
 
 void run_config(ConfigFlags& flags) {
+  ProjectFlags local;
+  local.files = flags.load.files;
+  local.project_name = flags.load.project_name;
+  local.project_directory = flags.load.project_directory;
+  local.env_files = flags.load.env_files;
+  local.profiles = flags.load.profiles;
+  ProjectFlags m = merged(local);
+  flags.load.files = m.files;
+  flags.load.project_name = m.project_name;
+  flags.load.project_directory = m.project_directory;
+  flags.load.env_files = m.env_files;
+  flags.load.profiles = m.profiles;
   flags.load.interpolate = !flags.no_interpolate;
   flags.load.normalize = !flags.no_normalize;
   flags.load.resolve_paths = !flags.no_path_resolution;

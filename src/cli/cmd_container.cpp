@@ -66,6 +66,10 @@ void add_create_flags(CLI::App* cmd, engine::ContainerOptions& o) {
   cmd->add_option("-l,--label", o.labels, "Set meta data on a container");
   cmd->add_option("--label-file", o.label_files, "Read in a line delimited file of labels");
   cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+  cmd->add_option("--sysctl", o.sysctls, "Sysctl options (namespaced keys only, e.g. net.core.somaxconn=1024)");
+  cmd->add_option("--shm-size", o.shm_size, "Size of /dev/shm (default 64m)");
+  cmd->add_option("--domainname", o.domainname, "Container NIS domain name");
+  cmd->add_option("--group-add", o.group_add, "Add additional groups to join");
   // Repeatable flags take one value per occurrence (-e A -e B), never the image that follows.
   for (auto* opt : cmd->get_options()) opt->allow_extra_args(false);
   // IMAGE [COMMAND] [ARG...]: the first positional ends option parsing, as in Docker.
@@ -125,18 +129,7 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
   int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto first = runtime::read_frame(sock);
-  if (!first) {
-    throw Error("the supervisor of container " + short_id(id) + " exited without a report",
-                "see " + engine::container_paths(id).run_dir + "/supervisor.log");
-  }
-  if (first->first == Frame::Failed) {
-    json f = json::parse(first->second);
-    while (runtime::read_frame(sock)) {
-    }
-    throw Error("failed to start container " + short_id(id) + ": " + f.value("message", ""), "",
-                f.value("exit_code", 125));
-  }
+  engine::read_start_report(sock, id);
   if (o.detach) {
     if (print_id) std::printf("%s\n", id.c_str());
     ::close(sock);
@@ -190,9 +183,7 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
   return exit_code;
 }
 
-namespace {
-
-std::string status_text(const engine::ContainerView& v) {
+std::string container_status_text(const engine::ContainerView& v) {
   const json& st = v.record["State"];
   int64_t now = timeutil::now_ns();
   auto since = [&](const char* key) {
@@ -220,6 +211,21 @@ std::string status_text(const engine::ContainerView& v) {
            timeutil::human_ago(since("FinishedAt")) + " ago";
   return "Created";
 }
+
+std::string container_ports_column(const engine::ContainerView& v) {
+  std::string ports;
+  bool running = v.status != "exited" && v.status != "created";
+  if (running && v.record.contains("NetworkSettings") && v.record["NetworkSettings"].contains("Ports"))
+    for (const auto& line : network::port_lines(v.record["NetworkSettings"]["Ports"])) {
+      // "80/tcp -> 0.0.0.0:8080" becomes Docker's column form "0.0.0.0:8080->80/tcp"
+      auto arrow = line.find(" -> ");
+      if (arrow == std::string::npos) continue;
+      ports += (ports.empty() ? "" : ", ") + line.substr(arrow + 4) + "->" + line.substr(0, arrow);
+    }
+  return ports;
+}
+
+namespace {
 
 void take_image_and_command(CLI::App* cmd, engine::ContainerOptions& o) {
   auto rest = cmd->remaining();
@@ -320,21 +326,14 @@ void add_container_commands(CLI::App& app) {
       std::string created = timeutil::human_ago((now - v.created_ns) / 1000000000LL) + " ago";
       if (*format == "json") {
         std::printf("%s\n", json{{"ID", short_id(v.id)}, {"Image", v.image}, {"Command", "\"" + v.command + "\""},
-                                 {"CreatedAt", v.record.value("Created", "")}, {"Status", status_text(v)},
+                                 {"CreatedAt", v.record.value("Created", "")}, {"Status", container_status_text(v)},
                                  {"State", v.status}, {"Names", v.name}, {"Ports", ""}}
                                 .dump()
                                 .c_str());
         continue;
       }
-      std::string ports;
-      if (running && v.record.contains("NetworkSettings") && v.record["NetworkSettings"].contains("Ports"))
-        for (const auto& line : network::port_lines(v.record["NetworkSettings"]["Ports"])) {
-          // "80/tcp -> 0.0.0.0:8080" becomes Docker's column form "0.0.0.0:8080->80/tcp"
-          auto arrow = line.find(" -> ");
-          if (arrow == std::string::npos) continue;
-          ports += (ports.empty() ? "" : ", ") + line.substr(arrow + 4) + "->" + line.substr(0, arrow);
-        }
-      t.add({short_id(v.id), v.image, "\"" + cmd + "\"", created, status_text(v), ports, v.name});
+      t.add({short_id(v.id), v.image, "\"" + cmd + "\"", created, container_status_text(v),
+             container_ports_column(v), v.name});
     }
     if (!*quiet && *format != "json") t.print();
   });

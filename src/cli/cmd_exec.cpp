@@ -29,12 +29,6 @@ namespace berth::cli {
 
 namespace {
 
-struct ExecOptions {
-  bool interactive = false, tty = false, detach = false, privileged = false;
-  std::string user, workdir;
-  std::vector<std::string> env;
-};
-
 // The CLI's terminal stays the CLI's: raw while relaying, restored on every exit path.
 class RawMode {
  public:
@@ -189,6 +183,8 @@ int relay(runtime::ExecProcess& proc, bool tty, bool interactive) {
   return exit_code;
 }
 
+}  // namespace
+
 int run_exec(const std::string& ref, const std::vector<std::string>& command, const ExecOptions& o) {
   engine::require_root();
   std::string id = engine::resolve_container(ref);
@@ -237,8 +233,6 @@ int run_exec(const std::string& ref, const std::vector<std::string>& command, co
   }
   return relay(proc, o.tty, o.interactive);
 }
-
-}  // namespace
 
 void add_exec_command(CLI::App& container) {
   auto o = std::make_shared<ExecOptions>();

@@ -16,10 +16,8 @@
 
 namespace berth::cli {
 
-namespace {
-
 // Docker's sizes: decimal units, three significant digits ("4.26MB", "782B").
-std::string human_size(uint64_t bytes) {
+std::string image_size_text(uint64_t bytes) {
   static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   double size = static_cast<double>(bytes);
   size_t i = 0;
@@ -31,6 +29,8 @@ std::string human_size(uint64_t bytes) {
   std::snprintf(buf, sizeof buf, "%.3g%s", size, units[i]);
   return buf;
 }
+
+namespace {
 
 std::string created_since(int64_t created_ns) {
   if (created_ns <= 0) return "N/A";
@@ -139,13 +139,13 @@ void add_ls(CLI::App& image) {
                             {"ID", id},
                             {"Repository", repo},
                             {"SharedSize", "N/A"},
-                            {"Size", human_size(img.size)},
+                            {"Size", image_size_text(img.size)},
                             {"Tag", tag},
                             {"UniqueSize", "N/A"},
-                            {"VirtualSize", human_size(img.size)}};
+                            {"VirtualSize", image_size_text(img.size)}};
           std::printf("%s\n", j.dump().c_str());
         } else {
-          table.add({repo, tag, id, created_since(img.created_ns), human_size(img.size)});
+          table.add({repo, tag, id, created_since(img.created_ns), image_size_text(img.size)});
         }
       }
     }

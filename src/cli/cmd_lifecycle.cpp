@@ -29,6 +29,13 @@ void for_each_container(const std::vector<std::string>& refs, Fn fn) {
 
 }  // namespace
 
+void start_container_detached(const std::string& id) {
+  int sock = engine::start_container(id);
+  engine::ContainerOptions o;
+  o.detach = true;
+  attach_container_stream(sock, o, id, false);
+}
+
 void add_container_lifecycle_commands(CLI::App& container) {
   {
     auto* cmd = container.add_subcommand("start", "Start one or more stopped containers");
@@ -75,10 +82,7 @@ void add_container_lifecycle_commands(CLI::App& container) {
       for_each_container(*refs, [&](const std::string& id, const std::string& ref) {
         if (engine::stop_container(id, *timeout >= 0 ? std::optional<int>(*timeout) : std::nullopt))
           engine::wait_container(id);
-        int sock = engine::start_container(id);
-        engine::ContainerOptions o;
-        o.detach = true;
-        attach_container_stream(sock, o, id, false);
+        start_container_detached(id);
         std::printf("%s\n", ref.c_str());
       });
     });

@@ -44,14 +44,16 @@ class StreamWriter {
   int fd_ = 1;
 };
 
-uint64_t parse_tail(const std::string& v) {
+}  // namespace
+
+uint64_t parse_log_tail(const std::string& v) {
   if (v == "all" || v.empty()) return UINT64_MAX;
   if (v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
     throw Error("invalid value for --tail: '" + v + "'", "use a number of lines or \"all\"");
   return std::stoull(v);
 }
 
-bool keeps_running(const std::string& id) {
+bool container_keeps_running(const std::string& id) {
   try {
     auto status = engine::view_container(id).status;
     return status == "running" || status == "restarting" || status == "paused";
@@ -59,8 +61,6 @@ bool keeps_running(const std::string& id) {
     return false;  // removed
   }
 }
-
-}  // namespace
 
 void add_logs_command(CLI::App& container) {
   struct Args {
@@ -79,7 +79,7 @@ void add_logs_command(CLI::App& container) {
   cmd->add_option("CONTAINER", a->ref, "Container name or id")->required();
   cmd->callback([a] {
     engine::LogReadOptions opts;
-    uint64_t tail = parse_tail(a->tail);
+    uint64_t tail = parse_log_tail(a->tail);
     if (tail != UINT64_MAX) opts.tail = tail;
     int64_t now = timeutil::now_ns();
     if (!a->since.empty()) opts.since_ns = engine::parse_log_time_arg(a->since, now);
@@ -93,7 +93,7 @@ void add_logs_command(CLI::App& container) {
       throw Error("cannot read the log of container " + a->ref + ": " + std::strerror(errno),
                   "container logs are readable by root only");
     opts.follow = a->follow;
-    opts.keep_following = [id] { return keeps_running(id); };
+    opts.keep_following = [id] { return container_keeps_running(id); };
 
     StreamWriter out;
     bool stamps = a->timestamps;
@@ -117,7 +117,7 @@ void add_logs_command(CLI::App& container) {
     // Following: flush before every wait so lines appear as they come.
     opts.keep_following = [id, &out] {
       out.flush();
-      return keeps_running(id);
+      return container_keeps_running(id);
     };
     engine::read_logs(path, opts, sink);
   });

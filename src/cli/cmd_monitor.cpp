@@ -37,33 +37,34 @@ std::string human_bytes(uint64_t b) {
 
 }  // namespace
 
+void print_container_top(const std::string& id) {
+  auto v = engine::view_container(id);
+  if (v.status != "running" && v.status != "paused" && v.status != "supervisor lost")
+    throw Error("container " + v.name + " is not running", "", 1);
+  Table t({"UID", "PID", "PPID", "CMD"});
+  for (pid_t pid : cgroup::pids(cgroups_of(id))) {
+    std::string base = "/proc/" + std::to_string(pid);
+    auto status = fs::read_file_if_exists(base + "/status");
+    auto cmdline = fs::read_file_if_exists(base + "/cmdline");
+    if (!status || !cmdline) continue;
+    std::string uid, ppid;
+    for (const auto& line : str::split(*status, '\n')) {
+      if (line.rfind("Uid:", 0) == 0) uid = str::split(str::trim(line.substr(4)), '\t')[0];
+      if (line.rfind("PPid:", 0) == 0) ppid = str::trim(line.substr(5));
+    }
+    for (auto& c : *cmdline)
+      if (c == '\0') c = ' ';
+    t.add({uid, std::to_string(pid), ppid, str::trim(*cmdline)});
+  }
+  t.print();
+}
+
 void add_container_monitor_commands(CLI::App& container) {
   {
     auto* cmd = container.add_subcommand("top", "Display the running processes of a container");
     auto ref = std::make_shared<std::string>();
     cmd->add_option("CONTAINER", *ref, "Container")->required();
-    cmd->callback([ref] {
-      std::string id = engine::resolve_container(*ref);
-      auto v = engine::view_container(id);
-      if (v.status != "running" && v.status != "paused" && v.status != "supervisor lost")
-        throw Error("container " + v.name + " is not running", "", 1);
-      Table t({"UID", "PID", "PPID", "CMD"});
-      for (pid_t pid : cgroup::pids(cgroups_of(id))) {
-        std::string base = "/proc/" + std::to_string(pid);
-        auto status = fs::read_file_if_exists(base + "/status");
-        auto cmdline = fs::read_file_if_exists(base + "/cmdline");
-        if (!status || !cmdline) continue;
-        std::string uid, ppid;
-        for (const auto& line : str::split(*status, '\n')) {
-          if (line.rfind("Uid:", 0) == 0) uid = str::split(str::trim(line.substr(4)), '\t')[0];
-          if (line.rfind("PPid:", 0) == 0) ppid = str::trim(line.substr(5));
-        }
-        for (auto& c : *cmdline)
-          if (c == '\0') c = ' ';
-        t.add({uid, std::to_string(pid), ppid, str::trim(*cmdline)});
-      }
-      t.print();
-    });
+    cmd->callback([ref] { print_container_top(engine::resolve_container(*ref)); });
   }
   {
     auto* cmd = container.add_subcommand("stats", "Display a snapshot of containers' resource usage");

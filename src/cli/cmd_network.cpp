@@ -170,6 +170,17 @@ void add_network_commands(CLI::App& app) {
   });
 }
 
+std::vector<std::string> container_port_lines(const engine::ContainerView& v, const std::string& want) {
+  json ports = v.record.contains("NetworkSettings") ? v.record["NetworkSettings"].value("Ports", json::object())
+                                                    : json::object();
+  std::vector<std::string> out;
+  for (const auto& line : network::port_lines(ports)) {
+    if (want.empty()) out.push_back(line);
+    else if (line.rfind(want + " -> ", 0) == 0) out.push_back(line.substr(want.size() + 4));
+  }
+  return out;
+}
+
 void add_port_command(CLI::App& container) {
   auto* port = container.add_subcommand("port", "List port mappings or a specific mapping for the container");
   auto ref = std::make_shared<std::string>();
@@ -178,21 +189,11 @@ void add_port_command(CLI::App& container) {
   port->add_option("port", *filter, "PRIVATE_PORT[/PROTO]");
   port->callback([ref, filter] {
     auto v = engine::view_container(engine::resolve_container(*ref));
-    json ports = v.record.contains("NetworkSettings") ? v.record["NetworkSettings"].value("Ports", json::object())
-                                                      : json::object();
     std::string want = *filter;
     if (!want.empty() && want.find('/') == std::string::npos) want += "/tcp";
-    bool any = false;
-    for (const auto& line : network::port_lines(ports)) {
-      if (!want.empty()) {
-        if (line.rfind(want + " -> ", 0) != 0) continue;
-        std::printf("%s\n", line.substr(want.size() + 4).c_str());
-      } else {
-        std::printf("%s\n", line.c_str());
-      }
-      any = true;
-    }
-    if (!want.empty() && !any)
+    auto lines = container_port_lines(v, want);
+    for (const auto& line : lines) std::printf("%s\n", line.c_str());
+    if (!want.empty() && lines.empty())
       throw Error("No public port '" + want + "' published for " + v.name, "", 1);
   });
 }

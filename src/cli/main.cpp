@@ -6,6 +6,7 @@
 #include "berth/engine/engine.h"
 #include "berth/util/error.h"
 #include "cli.h"
+#include "compose_project.h"
 
 namespace berth::cli {
 int& exit_code() {
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("Berth version ") + BERTH_VERSION);
   using namespace berth::cli;
+  add_global_project_flags(app);
+  add_compose_commands(app);
   add_container_commands(app);
   add_image_commands(app);
   add_volume_commands(app);
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   add_inspect_command(app);
   add_config_command(app);
   add_system_commands(app);
+  add_compose_ops_commands(app);
   // No systemd here to run `berth system restore` at boot: the first command after a reboot does.
   app.preparse_callback([](size_t) {
     try {

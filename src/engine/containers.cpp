@@ -15,6 +15,7 @@
 #include "berth/cgroup/cgroup.h"
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
+#include "berth/runtime/frames.h"
 #include "berth/runtime/launcher.h"
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
@@ -22,6 +23,7 @@
 #include "berth/util/paths.h"
 #include "berth/util/strings.h"
 #include "berth/util/time.h"
+#include "store_lock.h"
 #include "berth/volume/mounts.h"
 
 namespace berth::engine {
@@ -144,6 +146,20 @@ int start_container(const std::string& id, const std::vector<int>& given_port_fd
     throw Error("cannot start the supervisor " + supervisor, "check that Berth is installed completely");
   }
   return sv[0];
+}
+
+void read_start_report(int sock, const std::string& id) {
+  auto first = runtime::read_frame(sock);
+  if (!first)
+    throw Error("the supervisor of container " + short_id(id) + " exited without a report",
+                "see " + container_paths(id).run_dir + "/supervisor.log");
+  if (first->first == runtime::Frame::Failed) {
+    json f = json::parse(first->second);
+    while (runtime::read_frame(sock)) {
+    }
+    throw Error("failed to start container " + short_id(id) + ": " + f.value("message", ""), "",
+                f.value("exit_code", 125));
+  }
 }
 
 ContainerView view_container(const std::string& id) {
@@ -271,8 +287,21 @@ void remove_container(const std::string& id, bool force, bool remove_volumes) {
   }
 }
 
-std::vector<std::string> prune_containers() {
+std::vector<std::string> remove_incomplete_containers() {
+  // create_container holds the names lock from its first directory until config.json exists:
+  // under that lock, a directory without config.json belongs to a create that died.
+  StoreLock names_lock(paths::state_root() + "/locks", "names");
   std::vector<std::string> removed;
+  for (const auto& id : fs::list_dir(containers_dir())) {
+    if (fs::exists(container_paths(id).state_dir + "/config.json")) continue;
+    remove_container(id, true);
+    removed.push_back(id);
+  }
+  return removed;
+}
+
+std::vector<std::string> prune_containers() {
+  std::vector<std::string> removed = remove_incomplete_containers();
   for (const auto& id : fs::list_dir(containers_dir())) {
     auto cp = container_paths(id);
     if (fs::exists(cp.state_dir + "/config.json")) {

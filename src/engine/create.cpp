@@ -66,7 +66,9 @@ std::vector<MountSpec> default_mounts(const ContainerOptions& o, const cgroup::L
     if (!o.privileged) m.push_back({"", "/sys/fs/cgroup", "remount", 0, "", false, false});
   }
   m.push_back({"mqueue", "/dev/mqueue", "mqueue", kNoSuidExecDev, "", false, false});
-  m.push_back({"shm", "/dev/shm", "tmpfs", kNoSuidExecDev, "mode=1777,size=67108864", false, false});
+  int64_t shm_bytes = o.shm_size.empty() ? 67108864 : parse_memory_bytes(o.shm_size, "--shm-size");
+  m.push_back({"shm", "/dev/shm", "tmpfs", kNoSuidExecDev, "mode=1777,size=" + std::to_string(shm_bytes), false,
+               false});
   return m;
 }
 
@@ -217,6 +219,12 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   if (!o.cpus.empty()) res.nano_cpus = parse_nano_cpus(o.cpus, "--cpus");
   res.cpu_shares = o.cpu_shares;
   res.pids_limit = o.pids_limit;
+  int64_t shm_bytes = 0;
+  if (!o.shm_size.empty() && (shm_bytes = parse_memory_bytes(o.shm_size, "--shm-size")) <= 0)
+    throw Error("invalid --shm-size " + o.shm_size + ": it must be greater than 0", "e.g. --shm-size 256m");
+  std::map<std::string, std::string> user_sysctls = parse_sysctls(o.sysctls, net_req.mode);
+  if (o.domainname.size() > 64 || o.domainname.find_first_of("/ \t\n") != std::string::npos)
+    throw Error("invalid domainname \"" + o.domainname + "\"", "use at most 64 characters, no spaces");
   std::vector<runtime::Rlimit> rlimits;
   for (const auto& u : o.ulimits) {
     Ulimit ul = parse_ulimit(u);
@@ -307,6 +315,13 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
     if (auto img0 = probe_images.find(o.image); img0 && img0->config.healthcheck) healthcheck = *img0->config.healthcheck;
   }
   if (!o.health_cmd.empty()) healthcheck["Test"] = {"CMD-SHELL", o.health_cmd};
+  if (!o.health_test.empty()) {
+    const std::string& kind = o.health_test.front();
+    if ((kind != "CMD" && kind != "CMD-SHELL" && kind != "NONE") || (kind != "NONE" && o.health_test.size() < 2))
+      throw Error("invalid healthcheck test " + json(o.health_test).dump(),
+                  "the test starts with CMD, CMD-SHELL or NONE, followed by the command");
+    healthcheck["Test"] = o.health_test;
+  }
   auto set_duration = [&](const char* key, const std::string& value, const char* flag) {
     if (value.empty()) return;
     uint64_t ns = parse_duration_ns(value, flag);
@@ -321,7 +336,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   if (o.health_retries < 0) throw Error("--health-retries cannot be negative", "use 0 for the default (3)");
   if (o.health_retries > 0) healthcheck["Retries"] = o.health_retries;
   if (o.no_healthcheck) {
-    if (!o.health_cmd.empty())
+    if (!o.health_cmd.empty() || !o.health_test.empty())
       throw Error("--no-healthcheck conflicts with --health-* options", "drop one of them");
     healthcheck = json{{"Test", {"NONE"}}};
   }
@@ -341,7 +356,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   auto args = merge_command(img->config.entrypoint, img->config.cmd, o.entrypoint, o.cmd);
   std::string user_spec = o.user.empty() ? img->config.user : o.user;
   auto user = runtime::resolve_user(user_spec, runtime::read_file_in_layers(img->layer_dirs, "/etc/passwd"),
-                                    runtime::read_file_in_layers(img->layer_dirs, "/etc/group"));
+                                    runtime::read_file_in_layers(img->layer_dirs, "/etc/group"), o.group_add);
   auto caps = effective_capabilities(o.cap_add, o.cap_drop, o.privileged, caller_bounding_set());
   uint64_t cap_mask = capability_mask(caps);
   cgroup::Layout layout = cgroup::detect();
@@ -446,6 +461,8 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
       plan.sysctls = {{"net.ipv4.ip_unprivileged_port_start", "0"},
                       {"net.ipv4.ping_group_range", "0 2147483647"}};
     }
+    for (const auto& [key, value] : user_sysctls) plan.sysctls[key] = value;  // the user's win
+    if (!o.domainname.empty()) plan.sysctls["kernel.domainname"] = o.domainname;
     plan.args = args;
     plan.env = env;
     plan.cwd = cwd;
@@ -495,6 +512,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
     save_json_atomic(cp.run_dir + "/launch.json", runtime::to_json(plan));
 
     json config = {{"Hostname", hostname},
+                   {"Domainname", o.domainname},
                    {"User", user_spec},
                    {"Env", env},
                    {"Cmd", o.cmd.empty() && !o.entrypoint ? json(img->config.cmd) : json(o.cmd)},
@@ -529,7 +547,10 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
                  {"SecurityOpt", o.security_opt},
                  {"Tmpfs", o.tmpfs},
                  {"Binds", o.volumes},
-                 {"Ulimits", o.ulimits}};
+                 {"Ulimits", o.ulimits},
+                 {"Sysctls", user_sysctls},
+                 {"ShmSize", shm_bytes ? shm_bytes : 67108864},
+                 {"GroupAdd", o.group_add}};
     json record = {{"Id", id},
                    {"Name", "/" + name},
                    {"Created", timeutil::rfc3339_nano(timeutil::now_ns())},

@@ -70,6 +70,36 @@ std::vector<std::string> dns_names_for(const std::string& id, const std::string&
   return names;
 }
 
+// The supervisor's view of the networks (DNS records, --rm release) follows connect and
+// disconnect; it takes effect when the supervisor (re)starts, i.e. at once for a container not
+// started yet, as in `up`.
+void update_launch_plan_networks(const std::string& id, const std::vector<std::string>& order) {
+  std::string path = container_paths(id).run_dir + "/launch.json";
+  auto text = fs::read_file_if_exists(path);
+  if (!text) return;
+  json plan = json::parse(*text);
+  plan["networks"] = order;
+  auto st = store();
+  std::vector<std::string> records;
+  bool forward = false;
+  for (const auto& n : order) {
+    if (n == network::kDefaultBridgeNetwork) continue;  // the default bridge has no DNS
+    records.push_back(st.record_path(n));
+    if (auto rec = st.find(n)) forward |= !rec->value("Internal", false);
+  }
+  if (records.empty()) {
+    plan["dns"] = nullptr;
+  } else {
+    json dns = plan["dns"].is_object() ? plan["dns"] : json::object();
+    dns["Namespace"] = netns_path(id);
+    dns["Records"] = records;
+    dns["Forward"] = forward;
+    if (!dns.contains("Upstreams")) dns["Upstreams"] = json::array();
+    plan["dns"] = dns;
+  }
+  fs::write_file_atomic(path, plan.dump(), 0600);
+}
+
 }  // namespace
 
 std::vector<network::Ipv4Net> host_routes() {
@@ -273,6 +303,7 @@ void connect_container(const std::string& net, const std::string& container_ref,
   record["Berth"]["Networks"] = order;
   record["NetworkSettings"]["Networks"][name] = endpoint_settings(ep, aliases, er.dns_names);
   fs::write_file_atomic(cp.state_dir + "/config.json", record.dump(), 0600);
+  update_launch_plan_networks(id, order);
 }
 
 void disconnect_container(const std::string& net, const std::string& container_ref) {
@@ -292,6 +323,7 @@ void disconnect_container(const std::string& net, const std::string& container_r
   record["Berth"]["Networks"] = order;
   record["NetworkSettings"]["Networks"].erase(name);
   fs::write_file_atomic(cp.state_dir + "/config.json", record.dump(), 0600);
+  update_launch_plan_networks(id, order);
 }
 
 std::vector<network::PortBinding> port_bindings_of(const json& record) {

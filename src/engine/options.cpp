@@ -762,6 +762,45 @@ uint64_t capability_mask(const std::vector<std::string>& names, int last_cap) {
   return mask;
 }
 
+// ---------------------------------------------------------------- sysctls
+
+std::string sysctl_refusal(const std::string& key, const std::string& network_mode) {
+  static const std::set<std::string> ipc_keys = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                                 "kernel.sem",    "kernel.shmall", "kernel.shmmax",
+                                                 "kernel.shmmni", "kernel.shm_rmid_forced"};
+  if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos ||
+      key.front() == '.' || key.back() == '.')
+    return "\"" + key + "\" is not a sysctl name";
+  if (ipc_keys.count(key) || key.rfind("fs.mqueue.", 0) == 0) return "";
+  if (key == "kernel.hostname" || key == "kernel.domainname") return "";
+  if (key.rfind("net.", 0) == 0) {
+    if (network_mode == "host") return "sysctl \"" + key + "\" not allowed in host network namespace";
+    if (network_mode.rfind("container:", 0) == 0 || network_mode.rfind("service:", 0) == 0)
+      return "sysctl \"" + key + "\" not allowed in the network namespace of another container (" +
+             network_mode + ")";
+    return "";
+  }
+  return "sysctl \"" + key + "\" is not in a separate kernel namespace";
+}
+
+std::map<std::string, std::string> parse_sysctls(const std::vector<std::string>& kv,
+                                                 const std::string& network_mode) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : kv) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error("invalid argument \"" + item + "\" for \"--sysctl\" flag: sysctl must be KEY=VALUE",
+                  "e.g. --sysctl net.core.somaxconn=1024");
+    std::string key = str::trim(item.substr(0, eq));
+    if (auto why = sysctl_refusal(key, network_mode); !why.empty())
+      throw Error("invalid --sysctl " + item + ": " + why,
+                  "only namespaced sysctls can be set: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, "
+                  "kernel.domainname, and net.* with the container's own network");
+    out[key] = item.substr(eq + 1);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- signals
 
 int parse_signal(const std::string& s) {

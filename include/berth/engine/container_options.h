@@ -22,6 +22,10 @@ struct ContainerOptions {
   bool read_only = false;
   std::vector<std::string> env, env_files;
   std::string workdir, user, hostname;
+  std::string domainname;               // --domainname (the UTS namespace's NIS domain)
+  std::vector<std::string> group_add;   // --group-add: extra groups, names (image /etc/group) or ids
+  std::vector<std::string> sysctls;     // --sysctl KEY=VALUE: namespaced keys only (sysctl_refusal)
+  std::string shm_size;                 // --shm-size: /dev/shm size ("64m"); empty = 64 MiB
   // bridge (the default network) | none | host | container:<name|id> | a user network's name
   std::string network = "bridge";
   std::vector<std::string> network_aliases;  // --network-alias (user networks)
@@ -42,6 +46,8 @@ struct ContainerOptions {
   // --health-*: override the image's HEALTHCHECK; durations as Go durations ("30s").
   std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
   int health_retries = 0;
+  // Compose's exact test (["CMD", ...] | ["CMD-SHELL", "..."]); wins over health_cmd when set.
+  std::vector<std::string> health_test;
   bool no_healthcheck = false;
   std::string log_driver = "json-file";  // json-file | none
   std::vector<std::string> log_opts;     // max-size=10m, max-file=3

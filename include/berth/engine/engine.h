@@ -31,6 +31,9 @@ std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>
 // port_fds: the published ports' sockets, bound by create_container (in the launch plan's
 // order); when empty and the plan publishes ports, they are bound here (a conflict throws).
 int start_container(const std::string& id, const std::vector<int>& port_fds = {});
+// Reads the supervisor's first report on that stream: returns on Started, throws on Failed (the
+// error carries Docker's exit code: 125/126/127) or when the supervisor died without a report.
+void read_start_report(int sock, const std::string& id);
 
 // Docker-shaped view of one container: config.json merged with the live state.
 struct ContainerView {
@@ -47,6 +50,8 @@ ContainerView view_container(const std::string& id);
 // Removes cgroups, run and state dirs. Returns false when there was nothing to remove.
 // remove_volumes (`rm -v`): also removes the container's anonymous volumes that nothing else uses.
 void remove_container(const std::string& id, bool force, bool remove_volumes = false);
+// Removes what creates that were killed left (directories without a record); returns the ids.
+std::vector<std::string> remove_incomplete_containers();
 // Removes stopped containers and leftovers no record points to (cgroups, run dirs). Returns ids.
 std::vector<std::string> prune_containers();
 

@@ -120,6 +120,16 @@ std::vector<std::string> effective_capabilities(const std::vector<std::string>& 
 // Bit mask (1 << number) of capability names in any accepted spelling ("ALL" not allowed).
 uint64_t capability_mask(const std::vector<std::string>& names, int last_cap = host_cap_last_cap());
 
+// ---- sysctls ----
+
+// runc's rule: only keys of a kernel namespace the container owns (IPC: kernel.msg*, kernel.sem,
+// kernel.shm*, fs.mqueue.*; UTS: kernel.hostname, kernel.domainname; net.* only with a private
+// network namespace, not network_mode host or container:X). "" when allowed, else the reason.
+std::string sysctl_refusal(const std::string& key, const std::string& network_mode);
+// --sysctl KEY=VALUE, in order (later wins); a bad form or a refused key is an Error naming it.
+std::map<std::string, std::string> parse_sysctls(const std::vector<std::string>& kv,
+                                                 const std::string& network_mode);
+
 // ---- signals ----
 
 // "SIGTERM", "term", "15", "SIGRTMIN+3", "RTMAX-2" -> number (1..64). Invalid -> Error.

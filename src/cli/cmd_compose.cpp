@@ -1,0 +1,159 @@
+// berth up | down: the Compose verbs that change a project (the orchestrator does the work).
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "berth/engine/engine.h"
+#include "berth/image/store.h"
+#include "berth/orchestrator/orchestrator.h"
+#include "berth/util/error.h"
+#include "berth/util/file_lock.h"
+#include "berth/util/paths.h"
+#include "cli.h"
+#include "compose_project.h"
+
+namespace berth::cli {
+
+namespace {
+
+// Compose's plain progress lines on stderr: " Container myapp-web-1  Started".
+orchestrator::Progress progress_printer(const ProjectFlags& flags) {
+  auto mu = std::make_shared<std::mutex>();
+  bool quiet = flags.progress == "quiet";
+  return {[mu, quiet](const std::string& object, const std::string& state) {
+    if (quiet) return;
+    std::lock_guard<std::mutex> g(*mu);
+    std::fprintf(stderr, " %s  %s\n", object.c_str(), state.c_str());
+  }};
+}
+
+// One command changes a project at a time: concurrent `up`s on one project serialize here.
+FileLock project_lock(const std::string& project) {
+  return FileLock(paths::state_root() + "/locks", "project-" + project);
+}
+
+struct UpFlags {
+  ProjectFlags project;
+  orchestrator::UpOptions up;
+  bool detach = false, wait = false, dry_run = false, abort_on_exit = false;
+  int64_t wait_timeout = 0;
+  int timeout = -1;
+  std::vector<std::string> scale;
+  std::string exit_code_from;
+  std::vector<std::string> attach, no_attach;
+};
+
+void run_up(UpFlags& f) {
+  engine::require_root();
+  ProjectFlags flags = merged(f.project);
+  auto loaded = load_project(flags);
+  const compose::Project& project = loaded.project;
+  for (const auto& s : f.scale) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || !project.service(s.substr(0, eq)))
+      throw Error("invalid --scale " + s + ": expected SERVICE=NUMBER with a service of this project",
+                  "e.g. --scale web=3", 1);
+    f.up.scale[s.substr(0, eq)] = std::atoi(s.c_str() + eq + 1);
+  }
+  for (const auto& s : f.up.services)
+    if (!project.service(s)) throw Error("no such service: " + s, "see berth config --services", 1);
+  if (!f.detach && !f.dry_run)
+    throw Error("foreground `up` is not available yet", "use berth up -d, then berth logs -f", 1);
+
+  auto lock = project_lock(project.name);
+  engine::remove_incomplete_containers();  // a killed `up` may have left one
+  auto observed = orchestrator::observe(project.name);
+  std::map<std::string, std::string> image_ids;
+  image::Store images;
+  for (const auto& svc : project.services)
+    if (auto img = images.find(svc.image.empty() ? project.name + "-" + svc.name : svc.image)) image_ids[svc.name] = img->id;
+  auto plan = orchestrator::reconcile(project, observed, f.up, image_ids);
+  if (!f.up.remove_orphans) {
+    std::vector<std::string> orphans;
+    for (const auto& c : observed.containers)
+      if (!c.oneoff && !project.service(c.service)) orphans.push_back(c.name);
+    if (!orphans.empty()) {
+      std::string list;
+      for (const auto& o : orphans) list += (list.empty() ? "" : ", ") + o;
+      std::fprintf(stderr,
+                   "berth: warning: Found orphan containers ([%s]) for this project. If you removed or renamed "
+                   "this service in your compose file, you can run this command with the --remove-orphans flag "
+                   "to clean it up.\n",
+                   list.c_str());
+    }
+  }
+  if (f.dry_run) {
+    std::printf("%s", plan.str().c_str());
+    return;
+  }
+  orchestrator::ExecuteOptions eo;
+  eo.parallel = flags.parallel;
+  eo.stop_timeout_s = f.timeout;
+  eo.wait = f.wait;
+  eo.wait_timeout_s = f.wait_timeout;
+  eo.environment = loaded.environment;
+  eo.start = !f.up.no_start;
+  orchestrator::execute(project, plan, eo, progress_printer(flags));
+}
+
+}  // namespace
+
+void add_compose_commands(CLI::App& app) {
+  {
+    auto f = std::make_shared<UpFlags>();
+    auto* up = app.add_subcommand("up", "Create and start containers");
+    add_project_flags(up, f->project);
+    up->add_flag("-d,--detach", f->detach, "Detached mode: Run containers in the background");
+    up->add_flag("--wait", f->wait, "Wait for services to be running|healthy. Implies detached mode.");
+    up->add_option("--wait-timeout", f->wait_timeout, "Maximum duration in seconds to wait for the project to be running|healthy");
+    up->add_flag("--force-recreate", f->up.force_recreate, "Recreate containers even if their configuration and image haven't changed");
+    up->add_flag("--no-recreate", f->up.no_recreate, "If containers already exist, don't recreate them");
+    up->add_flag("--no-deps", f->up.no_deps, "Don't start linked services");
+    up->add_flag("--always-recreate-deps", f->up.always_recreate_deps, "Recreate dependent containers");
+    up->add_flag("--remove-orphans", f->up.remove_orphans, "Remove containers for services not defined in the Compose file");
+    up->add_flag("--no-start", f->up.no_start, "Don't start the services after creating them");
+    up->add_flag("--abort-on-container-exit", f->abort_on_exit, "Stops all containers if any container was stopped");
+    up->add_option("--exit-code-from", f->exit_code_from, "Return the exit code of the selected service container");
+    up->add_option("--scale", f->scale, "Scale SERVICE to NUM instances")->allow_extra_args(false);
+    up->add_option("-t,--timeout", f->timeout, "Use this timeout in seconds for container shutdown");
+    up->add_flag("--dry-run", f->dry_run, "Print the plan with the reason for every action, change nothing");
+    up->add_option("--attach", f->attach, "Restrict attaching to the specified services")->allow_extra_args(false);
+    up->add_option("--no-attach", f->no_attach, "Do not attach (stream logs) to the specified services")->allow_extra_args(false);
+    up->add_option("services", f->up.services, "Services to start (with their dependencies)");
+    up->callback([f] {
+      if (f->wait) f->detach = true;
+      run_up(*f);
+    });
+  }
+  {
+    auto flags = std::make_shared<ProjectFlags>();
+    auto opts = std::make_shared<orchestrator::DownOptions>();
+    auto* down = app.add_subcommand("down", "Stop and remove containers, networks");
+    add_project_flags(down, *flags);
+    down->add_flag("-v,--volumes", opts->volumes, "Remove named volumes declared in the volumes section and anonymous volumes");
+    down->add_option("--rmi", opts->rmi, "Remove images used by services: local or all")->check(CLI::IsMember({"local", "all"}));
+    down->add_flag("--remove-orphans", opts->remove_orphans, "Remove containers for services not defined in the Compose file");
+    down->add_option("-t,--timeout", opts->timeout_s, "Specify a shutdown timeout in seconds");
+    down->callback([flags, opts] {
+      engine::require_root();
+      ProjectFlags m = merged(*flags);
+      // Works with only -p: the file, when there is one, orders the removal.
+      std::optional<compose::LoadResult> loaded;
+      std::string name;
+      try {
+        loaded = load_project(m);
+        name = loaded->project.name;
+      } catch (const Error&) {
+        if (m.project_name.empty()) throw;
+        name = project_name(m);
+      }
+      auto lock = project_lock(name);
+      engine::remove_incomplete_containers();
+      orchestrator::down(name, loaded ? &loaded->project : nullptr, *opts, progress_printer(m));
+    });
+  }
+}
+
+}  // namespace berth::cli

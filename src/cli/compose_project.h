@@ -1,0 +1,34 @@
+#pragma once
+// Compose's global flags (-f, -p, --project-directory, --env-file, --profile, --parallel, --ansi,
+// --progress), shared by every top-level Compose verb. They are given before the verb, as with
+// `docker compose -f a.yml up`; Berth also accepts them after it.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "berth/compose/loader.h"
+
+namespace berth::cli {
+
+struct ProjectFlags {
+  std::vector<std::string> files;
+  std::string project_name, project_directory;
+  std::vector<std::string> env_files, profiles;
+  int parallel = -1;  // --parallel / COMPOSE_PARALLEL_LIMIT; -1 = unlimited
+  std::string ansi = "auto", progress = "auto";
+};
+
+// The flags given before the verb (filled by CLI11 while parsing the app).
+ProjectFlags& global_project_flags();
+void add_global_project_flags(CLI::App& app);
+// Adds the same flags to one verb, writing into `flags` (merged with the global ones by merged()).
+void add_project_flags(CLI::App* cmd, ProjectFlags& flags);
+ProjectFlags merged(const ProjectFlags& local);
+
+// Loads the Compose project (exit 14 when no file, 15 when invalid); warnings go to stderr.
+compose::LoadResult load_project(const ProjectFlags& flags, const std::vector<std::string>& services = {});
+// The project name without needing the file when -p or COMPOSE_PROJECT_NAME says it (commands
+// that act on existing containers work with only -p); else the file decides, as Compose.
+std::string project_name(const ProjectFlags& flags);
+
+}  // namespace berth::cli

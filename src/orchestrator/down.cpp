@@ -1,0 +1,86 @@
+// down: stop and remove the project's containers (in reverse dependency order when the file is
+// known), then its networks, and with -v its named volumes; --rmi removes images.
+#include <algorithm>
+#include <set>
+
+#include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
+#include "berth/image/store.h"
+#include "berth/orchestrator/orchestrator.h"
+#include "berth/util/error.h"
+#include "berth/volume/store.h"
+
+namespace berth::orchestrator {
+
+void down(const std::string& project_name, const compose::Project* project, const DownOptions& options,
+          const Progress& progress) {
+  auto emit = [&](const std::string& object, const std::string& state) {
+    if (progress.event) progress.event(object, state);
+  };
+  Observed observed = observe(project_name);
+  // Dependents before their dependencies.
+  std::vector<std::string> order;
+  if (project) order = dependency_order(*project, {}, true);
+  std::reverse(order.begin(), order.end());
+  auto rank = [&](const ObservedContainer& c) {
+    auto it = std::find(order.begin(), order.end(), c.service);
+    return it == order.end() ? -1 : static_cast<int>(it - order.begin());
+  };
+  std::vector<ObservedContainer> doomed;
+  for (const auto& c : observed.containers) {
+    bool orphan = project && !project->service(c.service);
+    // Without the file every container of the project goes; with it, orphans only on request.
+    if (orphan && !options.remove_orphans && !c.oneoff) continue;
+    doomed.push_back(c);
+  }
+  std::stable_sort(doomed.begin(), doomed.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+  std::set<std::string> images;
+  for (const auto& c : doomed) {
+    emit("Container " + c.name, "Stopping");
+    if (engine::stop_container(c.id, options.timeout_s >= 0 ? std::optional<int>(options.timeout_s) : std::nullopt))
+      engine::wait_container(c.id);
+    emit("Container " + c.name, "Stopped");
+    emit("Container " + c.name, "Removing");
+    engine::remove_container(c.id, true, true);
+    emit("Container " + c.name, "Removed");
+    // --rmi local: images Compose built (no `image:`); Berth builds none yet, so only --rmi all removes.
+    if (options.rmi == "all") images.insert(c.labels.value(kImageLabel, ""));
+  }
+  // Networks: the project's (by label when the file is unknown), not external ones.
+  for (const auto& net : engine::list_networks()) {
+    const json& labels = net.value("Labels", json::object());
+    if (labels.value(kProjectLabel, "") != project_name) continue;
+    std::string name = net.value("Name", "");
+    emit("Network " + name, "Removing");
+    try {
+      engine::remove_network(name);
+      emit("Network " + name, "Removed");
+    } catch (const Error& e) {
+      emit("Network " + name, std::string("Error: ") + e.what());
+    }
+  }
+  if (options.volumes) {
+    volume::Store store;
+    auto lock = store.lock();
+    for (const auto& v : store.list()) {
+      if (v.labels.count(kProjectLabel) == 0 || v.labels.at(kProjectLabel) != project_name) continue;
+      emit("Volume " + v.name, "Removing");
+      store.remove(v.name, true);
+      emit("Volume " + v.name, "Removed");
+    }
+  }
+  image::Store store;
+  for (const auto& img : images) {
+    if (img.empty()) continue;
+    try {
+      if (store.find(img)) {
+        store.remove(img, false, [](const std::string& id) { return engine::containers_using_image(id); });
+        emit("Image " + img, "Removed");
+      }
+    } catch (const Error& e) {
+      emit("Image " + img, std::string("Error: ") + e.what());
+    }
+  }
+}
+
+}  // namespace berth::orchestrator

@@ -1,0 +1,368 @@
+// execute: the plan's actions, networks and volumes first, then one task per service, started as
+// soon as the services it depends on are done and their depends_on conditions hold; up to
+// `parallel` tasks at once. A failed task fails its dependents with the reason; independent
+// services still come up (as Compose does); the first error is thrown at the end.
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
+#include "berth/image/store.h"
+#include "berth/orchestrator/orchestrator.h"
+#include "berth/util/error.h"
+#include "berth/util/fs.h"
+#include "berth/util/id.h"
+#include "berth/util/paths.h"
+#include "berth/network/store.h"
+#include "berth/volume/store.h"
+
+namespace berth::orchestrator {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void emit(const Progress& p, const std::string& object, const std::string& state) {
+  if (p.event) p.event(object, state);
+}
+
+std::map<std::string, std::string> compose_labels(const std::string& project, const char* kind_label,
+                                                  const std::string& key) {
+  return {{kProjectLabel, project}, {kind_label, key}, {kVersionLabel, kComposeVersion}};
+}
+
+void create_network(const compose::Project& project, const std::string& key, const compose::Network& net) {
+  network::NetworkSpec spec;
+  spec.name = net.name;
+  spec.internal = net.internal;
+  spec.options = net.driver_opts;
+  spec.labels = net.labels;
+  for (const auto& [k, v] : compose_labels(project.name, kNetworkLabel, key)) spec.labels[k] = v;
+  if (net.ipam.is_object() && net.ipam.contains("config") && net.ipam["config"].is_array() &&
+      !net.ipam["config"].empty()) {
+    const json& c = net.ipam["config"][0];
+    spec.subnet = c.value("subnet", "");
+    spec.gateway = c.value("gateway", "");
+    spec.ip_range = c.value("ip_range", "");
+  }
+  engine::create_network(spec);
+}
+
+void create_volume(const compose::Project& project, const std::string& key, const compose::Volume& vol) {
+  volume::Store store;
+  auto lock = store.lock();
+  std::map<std::string, std::string> labels = vol.labels;
+  for (const auto& [k, v] : compose_labels(project.name, kVolumeLabel, key)) labels[k] = v;
+  store.create(vol.name, labels, vol.driver_opts);
+}
+
+// A container's state, fresh from the store.
+struct Live {
+  std::string status, health;
+  int exit_code = 0;
+  std::string last_probe_output;
+};
+Live live_state(const std::string& id) {
+  Live l;
+  auto v = engine::view_container(id);
+  l.status = v.status;
+  const json& st = v.record["State"];
+  l.exit_code = st.value("ExitCode", 0);
+  if (st.contains("Health") && st["Health"].is_object()) {
+    l.health = st["Health"].value("Status", "");
+    const json& log = st["Health"].value("Log", json::array());
+    if (log.is_array() && !log.empty()) l.last_probe_output = log.back().value("Output", "");
+  }
+  // Just started, the supervisor may not have recorded the health yet: the config says there is one.
+  if (l.health.empty() && v.record["Config"].contains("Healthcheck") && v.record["Config"]["Healthcheck"].is_object()) {
+    auto test = v.record["Config"]["Healthcheck"].value("Test", std::vector<std::string>{});
+    if (!test.empty() && test[0] != "NONE") l.health = "starting";
+  }
+  return l;
+}
+
+std::vector<std::string> containers_of(const std::string& project, const std::string& service) {
+  std::vector<std::string> ids;
+  for (const auto& c : observe(project).containers)
+    if (c.service == service && !c.oneoff) ids.push_back(c.id);
+  return ids;
+}
+
+// Blocks until `dep`'s containers satisfy `condition`; throws with the reason otherwise.
+void wait_condition(const compose::Project& project, const std::string& service, const std::string& dep,
+                    const compose::DependsOn& spec, const Progress& progress, int64_t deadline_ms = 0) {
+  if (spec.condition == "service_started") return;
+  auto start = Clock::now();
+  for (const auto& id : containers_of(project.name, dep)) {
+    std::string name = engine::view_container(id).name;
+    emit(progress, "Container " + name, "Waiting");
+    for (;;) {
+      Live l = live_state(id);
+      if (spec.condition == "service_healthy") {
+        if (l.health.empty())
+          throw Error("dependency failed to start: container " + name + " has no healthcheck configured",
+                      "add a healthcheck to service " + dep + ", or use condition: service_started");
+        if (l.health == "healthy") break;
+        if (l.health == "unhealthy")
+          throw Error("dependency failed to start: container " + name + " is unhealthy" +
+                          (l.last_probe_output.empty() ? "" : " (last probe: " + l.last_probe_output + ")"),
+                      "see berth logs " + dep);
+        if (l.status == "exited")
+          throw Error("dependency failed to start: container " + name + " exited (" + std::to_string(l.exit_code) + ")",
+                      "see berth logs " + dep);
+      } else if (spec.condition == "service_completed_successfully") {
+        if (l.status == "exited") {
+          if (l.exit_code != 0)
+            throw Error("service \"" + dep + "\" didn't complete successfully: exit " + std::to_string(l.exit_code),
+                        "see berth logs " + dep);
+          break;
+        }
+      } else {
+        throw Error("service " + service + ": unknown depends_on condition " + spec.condition, "", 15);
+      }
+      if (deadline_ms && std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count() > deadline_ms)
+        throw Error("timeout waiting for " + dep + " (" + spec.condition + ")", "");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    emit(progress, "Container " + name, spec.condition == "service_healthy" ? "Healthy" : "Exited");
+  }
+}
+
+void start_existing(const std::string& id, const std::string& name, const Progress& progress) {
+  emit(progress, "Container " + name, "Starting");
+  int sock = engine::start_container(id);
+  try {
+    engine::read_start_report(sock, id);
+  } catch (...) {
+    ::close(sock);
+    throw;
+  }
+  ::close(sock);
+  emit(progress, "Container " + name, "Started");
+}
+
+std::string create_container(const compose::Project& project, const compose::Service& svc, int number,
+                             const std::string& hash, const ExecuteOptions& options, const Progress& progress) {
+  bool start = options.start;
+  ContainerSpec spec = container_spec(project, svc, number, hash, false, options.environment);
+  for (const auto& w : spec.warnings) emit(progress, "Service " + svc.name, "warning: " + w);
+  if (!image::Store().find(spec.options.image))
+    throw Error("service \"" + svc.name + "\": no such image: " + spec.options.image,
+                svc.build ? "building images comes later: build it elsewhere and import it with berth image import"
+                          : "import it first: berth image import ROOTFS.tar " + spec.options.image +
+                                " (pulling from registries comes later)",
+                1);
+  for (const auto& [path, content] : spec.files) {
+    fs::mkdir_p(fs::dirname(path), 0700);
+    fs::write_file_atomic(path, content, 0444);  // readable by a non-root container user (Docker: 0444)
+  }
+  emit(progress, "Container " + spec.name, "Creating");
+  spec.options.detach = true;
+  std::vector<UniqueFd> port_fds;
+  std::string id = engine::create_container(spec.options, &port_fds);
+  try {
+    fs::write_file_atomic(engine::container_paths(id).state_dir + "/" + kServiceConfigFile, svc.raw.dump(), 0600);
+    for (size_t i = 1; i < spec.networks.size(); ++i)
+      engine::connect_container(spec.networks[i].network, id, spec.networks[i].aliases, spec.networks[i].ipv4_address);
+  } catch (...) {
+    engine::remove_container(id, true);
+    throw;
+  }
+  emit(progress, "Container " + spec.name, "Created");
+  if (!start) return id;
+  emit(progress, "Container " + spec.name, "Starting");
+  std::vector<int> fds;
+  for (const auto& f : port_fds) fds.push_back(f.get());
+  int sock = engine::start_container(id, fds);
+  port_fds.clear();
+  try {
+    engine::read_start_report(sock, id);
+  } catch (...) {
+    ::close(sock);
+    throw;
+  }
+  ::close(sock);
+  emit(progress, "Container " + spec.name, "Started");
+  return id;
+}
+
+void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
+                     const Progress& progress) {
+  emit(progress, "Container " + name, "Stopping");
+  if (engine::stop_container(id, timeout_s >= 0 ? std::optional<int>(timeout_s) : std::nullopt))
+    engine::wait_container(id);
+  emit(progress, "Container " + name, "Stopped");
+  emit(progress, "Container " + name, "Removing");
+  engine::remove_container(id, true, volumes);
+  emit(progress, "Container " + name, "Removed");
+}
+
+}  // namespace
+
+void execute(const compose::Project& project, const Plan& plan, const ExecuteOptions& options,
+             const Progress& progress) {
+  // Networks and volumes: few and fast, in order.
+  for (const auto& a : plan.actions) {
+    if (a.kind == ActionKind::CreateNetwork) {
+      for (const auto& [key, net] : project.networks)
+        if (net.name == a.object) {
+          emit(progress, "Network " + a.object, "Creating");
+          create_network(project, key, net);
+          emit(progress, "Network " + a.object, "Created");
+        }
+    } else if (a.kind == ActionKind::CreateVolume) {
+      for (const auto& [key, vol] : project.volumes)
+        if (vol.name == a.object) {
+          emit(progress, "Volume \"" + a.object + "\"", "Creating");
+          create_volume(project, key, vol);
+          emit(progress, "Volume \"" + a.object + "\"", "Created");
+        }
+    }
+  }
+  for (const auto& [key, net] : project.networks)
+    if (net.external && !network::NetworkStore(paths::state_root()).find(net.name))
+      throw Error("network " + net.name + " declared as external, but could not be found",
+                  "create it first: berth network create " + net.name, 1);
+
+  // One task per service, in dependency order.
+  std::set<std::string> in_plan(plan.service_order.begin(), plan.service_order.end());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::string> finished;  // service -> "" (ok) or the error
+  std::string first_error;
+  int first_exit = 1;
+  int running = 0;
+  int limit = options.parallel > 0 ? options.parallel : 64;
+
+  auto run_service = [&](const std::string& name) {
+    const compose::Service& svc = *project.service(name);
+    for (const auto& [dep, spec] : svc.depends_on) {
+      if (!in_plan.count(dep)) {
+        if (!project.service(dep)) continue;  // required: false and absent
+        // Not part of this `up` (--no-deps or a subset): it must already satisfy the condition.
+      }
+      wait_condition(project, name, dep, spec, progress);
+    }
+    for (const auto& a : plan.actions) {
+      if (a.service != name) continue;
+      switch (a.kind) {
+        case ActionKind::Create: create_container(project, svc, a.number, a.config_hash, options, progress); break;
+        case ActionKind::Recreate:
+          emit(progress, "Container " + a.container_name, "Recreate");
+          stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress);
+          create_container(project, svc, a.number, a.config_hash, options, progress);
+          break;
+        case ActionKind::Start:
+          if (options.start) start_existing(a.container_id, a.container_name, progress);
+          break;
+        case ActionKind::Remove: stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress); break;
+        case ActionKind::Keep: emit(progress, "Container " + a.container_name, "Running"); break;
+        default: break;
+      }
+    }
+  };
+
+  std::vector<std::thread> threads;
+  std::set<std::string> started;
+  std::unique_lock<std::mutex> lock(mu);
+  while (finished.size() < plan.service_order.size()) {
+    bool launched = false;
+    for (const auto& name : plan.service_order) {
+      if (started.count(name) || running >= limit) continue;
+      const compose::Service& svc = *project.service(name);
+      bool ready = true;
+      std::string failed_dep;
+      for (const auto& [dep, spec] : svc.depends_on) {
+        if (!in_plan.count(dep)) continue;
+        auto it = finished.find(dep);
+        if (it == finished.end()) ready = false;
+        else if (!it->second.empty() && spec.required) failed_dep = dep;
+      }
+      if (!failed_dep.empty()) {
+        started.insert(name);
+        finished[name] = "dependency " + failed_dep + " failed";
+        launched = true;
+        continue;
+      }
+      if (!ready) continue;
+      started.insert(name);
+      ++running;
+      launched = true;
+      threads.emplace_back([&, name] {
+        std::string error;
+        int code = 1;
+        try {
+          run_service(name);
+        } catch (const Error& e) {
+          error = std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint());
+          code = e.exit_code();
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+        std::lock_guard<std::mutex> g(mu);
+        finished[name] = error;
+        if (!error.empty() && first_error.empty()) {
+          first_error = error;
+          first_exit = code;
+        }
+        --running;
+        cv.notify_all();
+      });
+    }
+    if (!launched) cv.wait(lock);
+  }
+  lock.unlock();
+  for (auto& t : threads) t.join();
+  if (!first_error.empty()) {
+    // Compose exits 1 for every failure of the engine; 14/15 stay (files, invalid project).
+    if (first_exit != 14 && first_exit != 15) first_exit = 1;
+    auto nl = first_error.find("\n  hint: ");
+    if (nl == std::string::npos) throw Error(first_error, "", first_exit);
+    throw Error(first_error.substr(0, nl), first_error.substr(nl + 9), first_exit);
+  }
+
+  if (options.wait) {
+    // --wait: every service running (healthy when it has a healthcheck); a one-shot that others
+    // wait on with service_completed_successfully counts once it exited 0.
+    std::set<std::string> one_shots;
+    for (const auto& s : project.services)
+      for (const auto& [dep, spec] : s.depends_on)
+        if (spec.condition == "service_completed_successfully") one_shots.insert(dep);
+    auto start = Clock::now();
+    for (const auto& name : plan.service_order) {
+      for (const auto& id : containers_of(project.name, name)) {
+        std::string cname = engine::view_container(id).name;
+        emit(progress, "Container " + cname, "Waiting");
+        for (;;) {
+          Live l = live_state(id);
+          if (one_shots.count(name) && l.status == "exited") {
+            if (l.exit_code != 0)
+              throw Error("container " + cname + " exited (" + std::to_string(l.exit_code) + ")", "see berth logs " + name);
+            break;
+          }
+          if (l.status == "exited" || l.status == "supervisor lost")
+            throw Error("container " + cname + " exited (" + std::to_string(l.exit_code) + ")", "see berth logs " + name);
+          if (l.health == "unhealthy")
+            throw Error("container " + cname + " is unhealthy" +
+                            (l.last_probe_output.empty() ? "" : " (last probe: " + l.last_probe_output + ")"),
+                        "see berth logs " + name);
+          if (l.status == "running" && (l.health.empty() || l.health == "healthy")) break;
+          if (options.wait_timeout_s > 0 &&
+              std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count() >= options.wait_timeout_s)
+            throw Error("timeout waiting for container " + cname + " to be " + (l.health.empty() ? "running" : "healthy"),
+                        "raise --wait-timeout or see berth logs " + name);
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        emit(progress, "Container " + cname, one_shots.count(name) ? "Exited" : "Healthy");
+      }
+    }
+  }
+}
+
+}  // namespace berth::orchestrator

@@ -1,0 +1,304 @@
+#!/bin/bash
+# `berth up/down` end to end on busybox images: our own versions of the compose-spec conformance
+# cases (lifecycle, service names, network isolation, bind-mounted file, secret, config, UDP port,
+# scaling), convergence (only a changed service is recreated, with the reason), depends_on
+# conditions and --wait, kill -9 of `up`, concurrent `up`s, restore after a reboot, bad input.
+. "$(dirname "$0")/lib.sh"
+
+P=$TEST_TMP/proj
+mkdir -p "$P"
+cd "$P" || bail_out "cd $P"
+running() { [ "$(inspect_field "$1" State.Status 2>/dev/null)" = running ]; }
+http_ok() { "$PYTHON" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).read() else 1)' "$1" 2>/dev/null; }
+count_containers() { ls "$BERTH_ROOT/containers" 2>/dev/null | grep -c .; }
+udp_echo() {
+  "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+for _ in range(20):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recvfrom(2048)[0].decode()); break
+    except socket.timeout:
+        pass' "$1" "$2"
+}
+
+echo "bound-file-content" >"$P/bound.txt"
+echo "s3cret" >"$P/db_password.txt"
+cat >"$P/compose.yaml" <<EOF
+name: conf
+services:
+  web:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sh", "-c", "echo web-page >/index.html; exec httpd -f -p 80 -h /"]
+    ports: ["127.0.0.1:18180:80"]
+    networks: [front]
+    environment:
+      GREETING: hello
+  api:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    networks: [front, back]
+    volumes:
+      - ./bound.txt:/etc/bound.txt:ro
+      - data:/data
+    secrets: [db_password]
+    configs:
+      - source: app_config
+        target: /etc/app.conf
+  db:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sh", "-c", "echo db-page >/index.html; exec httpd -f -p 80 -h /"]
+    networks: [back]
+  udp:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["probe", "udp-echo", "5353"]
+    ports: ["127.0.0.1:18153:5353/udp"]
+  replica:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    networks: [front]
+    deploy:
+      replicas: 3
+networks:
+  front: {}
+  back: {}
+volumes:
+  data: {}
+secrets:
+  db_password:
+    file: ./db_password.txt
+configs:
+  app_config:
+    content: |
+      mode=test
+EOF
+
+# --- lifecycle ------------------------------------------------------------------------------
+TIMEOUT=120 expect_rc "up -d" 0 berth up -d
+expect_match "progress names the containers" "Container conf-web-1 +Started" "$ERR"
+expect_true "web is running" running conf-web-1
+expect_rc "ps" 0 berth ps
+for c in conf-web-1 conf-api-1 conf-db-1 conf-udp-1 conf-replica-1 conf-replica-2 conf-replica-3; do
+  expect_match "ps lists $c" "^$c " "$OUT"
+done
+labels=$(timeout 30 "$BERTH_BIN" inspect conf-web-1 | json_get 0.Config.Labels)
+label() { printf '%s' "$labels" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+expect_eq "labels: project" conf "$(label com.docker.compose.project)"
+expect_eq "labels: service" web "$(label com.docker.compose.service)"
+expect_eq "labels: container-number" 1 "$(label com.docker.compose.container-number)"
+expect_match "labels: config-hash" '^[0-9a-f]{64}$' "$(label com.docker.compose.config-hash)"
+expect_match "networks are named <project>_<name>" "conf_front" "$(berth network ls)"
+
+# service names, isolation
+expect_rc "api reaches web by service name" 0 berth container exec conf-api-1 timeout 5 wget -q -O - http://web/index.html
+expect_eq "web's page" web-page "$OUT"
+expect_rc "api (front+back) reaches db by name" 0 berth container exec conf-api-1 timeout 5 wget -q -O - http://db/index.html
+expect_eq "db's page" db-page "$OUT"
+expect_rc "web (front only) cannot resolve db" 1 berth container exec conf-web-1 nslookup db
+expect_true "the published TCP port serves" wait_for 3 http_ok http://127.0.0.1:18180/index.html
+expect_eq "a UDP echo through the published UDP port" "echo:hi" "$(udp_echo 18153 hi)"
+
+# files: bind, secret, config
+expect_rc "bind-mounted file" 0 berth container exec conf-api-1 cat /etc/bound.txt
+expect_eq "the bound file's content" bound-file-content "$OUT"
+expect_rc "secret under /run/secrets" 0 berth container exec conf-api-1 cat /run/secrets/db_password
+expect_eq "the secret's content" s3cret "$OUT"
+expect_rc "config file at its target" 0 berth container exec conf-api-1 cat /etc/app.conf
+expect_eq "the config's content" mode=test "$OUT"
+
+# scaling: 3 replicas that a client sees
+expect_rc "nslookup replica" 0 berth container exec conf-api-1 nslookup replica
+expect_eq "three addresses for the service name" 3 "$(printf '%s\n' "$OUT" | grep -c '^Address: 172\|^Address: 10\.\|^Address: 192')"
+
+# --- convergence ---------------------------------------------------------------------------
+web_id=$(container_id conf-web-1)
+db_id=$(container_id conf-db-1)
+TIMEOUT=60 expect_rc "up -d again with no change" 0 berth up -d
+expect_eq "web untouched" "$web_id" "$(container_id conf-web-1)"
+expect_no_match "nothing was recreated" "Recreate|Creating" "$ERR"
+sed -i 's/GREETING: hello/GREETING: bonjour/' "$P/compose.yaml"
+expect_rc "up --dry-run after changing web's environment" 0 berth up -d --dry-run
+expect_match "the plan says why web is recreated" "recreate conf-web-1 .*environment\.GREETING changed" "$OUT"
+expect_match "db is kept" "keep conf-db-1" "$OUT"
+TIMEOUT=60 expect_rc "up -d after the change" 0 berth up -d
+expect_true "web was recreated" test "$web_id" != "$(container_id conf-web-1)"
+expect_eq "db was not" "$db_id" "$(container_id conf-db-1)"
+expect_eq "the new environment" bonjour "$(berth container exec conf-web-1 sh -c 'echo $GREETING')"
+
+# --- down: nothing left, named volumes survive; down -v removes them --------------------------
+berth container exec conf-api-1 sh -c 'echo kept >/data/f; sync'
+TIMEOUT=120 expect_rc "down" 0 berth down
+expect_eq "no container left" 0 "$(count_containers)"
+expect_no_match "no project network left" "conf_" "$(berth network ls)"
+expect_match "the named volume survives down" "conf_data" "$(berth volume ls)"
+TIMEOUT=120 expect_rc "up -d again" 0 berth up -d
+expect_rc "the volume's data is back" 0 berth container exec conf-api-1 cat /data/f
+expect_eq "kept data" kept "$OUT"
+TIMEOUT=120 expect_rc "down -v" 0 berth down -v
+expect_no_match "down -v removed the volume" "conf_data" "$(berth volume ls)"
+if leaks=$(leak_check); then pass "after down: no container, network, veth, mount, cgroup or supervisor left"; else fail "after down: nothing left" "$leaks"; fi
+
+# --- depends_on conditions and --wait -------------------------------------------------------
+mkdir -p "$TEST_TMP/deps" && cd "$TEST_TMP/deps" || bail_out "cd"
+cat >compose.yaml <<EOF
+name: deps
+services:
+  migrate:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sh", "-c", "sleep 0.3; echo migrated >/shared/done"]
+    volumes: ["shared:/shared"]
+  db:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sh", "-c", "sleep 0.5; touch /ready; exec sleep 600"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+      start_interval: 100ms
+      start_period: 5s
+  app:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sh", "-c", "cat /shared/done; exec sleep 600"]
+    volumes: ["shared:/shared"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+      db: {condition: service_healthy}
+volumes:
+  shared: {}
+EOF
+TIMEOUT=120 expect_rc "up --wait with a one-shot and a healthy dependency" 0 berth up --wait
+expect_eq "db was healthy before app started" healthy "$(inspect_field deps-db-1 State.Health.Status)"
+expect_eq "migrate ran first and completed" 0 "$(inspect_field deps-migrate-1 State.ExitCode)"
+expect_true "app is running" running deps-app-1
+capture berth container logs deps-app-1
+expect_eq "app saw the migration's result" migrated "$OUT"
+TIMEOUT=120 expect_rc "down deps" 0 berth down -v
+cat >compose.yaml <<EOF
+name: sick
+services:
+  db:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    healthcheck:
+      test: ["CMD-SHELL", "echo probe-says-no; exit 1"]
+      interval: 200ms
+      retries: 2
+  app:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    depends_on:
+      db: {condition: service_healthy}
+EOF
+TIMEOUT=60 expect_rc "a dependency that becomes unhealthy fails up" 1 berth up -d
+expect_match "the reason names the container and the probe output" "sick-db-1 is unhealthy.*probe-says-no" "$ERR"
+TIMEOUT=60 expect_rc "down sick" 0 berth down
+
+# --- kill -9 of up midway, then up converges; concurrent ups ---------------------------------
+cd "$P" || bail_out "cd"
+for delay in 0.05 0.15 0.3; do
+  "$BERTH_BIN" up -d >/dev/null 2>&1 &
+  upid=$!
+  sleep "$delay"
+  kill -9 "$upid" 2>/dev/null
+  wait "$upid" 2>/dev/null
+done
+TIMEOUT=120 expect_rc "up -d after killed ups converges" 0 berth up -d
+expect_eq "one container per replica, no strays" 7 "$(berth ps -q | grep -c .)"
+TIMEOUT=120 expect_rc "down after the killed ups" 0 berth down -v
+if leaks=$(leak_check); then pass "after kill -9 of up and down: nothing left"; else fail "after kill -9 of up and down: nothing left" "$leaks"; fi
+"$BERTH_BIN" up -d >"$TEST_TMP/up1.out" 2>&1 &
+p1=$!
+"$BERTH_BIN" up -d >"$TEST_TMP/up2.out" 2>&1 &
+p2=$!
+wait "$p1"; r1=$?
+wait "$p2"; r2=$?
+expect_eq "two concurrent ups both succeed" "0 0" "$r1 $r2"
+expect_eq "one correct stack: 7 containers" 7 "$(count_containers)"
+
+# --- restore after a reboot ---------------------------------------------------------------------
+sed -i 's/  web:/  web:\n    restart: always/' compose.yaml
+TIMEOUT=120 expect_rc "up -d with web restart: always" 0 berth up -d
+web_ip=$(inspect_field conf-web-1 NetworkSettings.Networks.conf_front.IPAddress)
+for f in "$BERTH_RUN"/containers/*/state.json; do
+  sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
+  cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
+  [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
+  [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
+done
+for ns in "$BERTH_RUN"/netns/*; do umount -l "$ns" 2>/dev/null; rm -f "$ns"; done
+sleep 0.3
+echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
+capture berth ps -a
+expect_true "web (restart: always) is running again" wait_for 10 running conf-web-1
+expect_eq "with its address" "$web_ip" "$(inspect_field conf-web-1 NetworkSettings.Networks.conf_front.IPAddress)"
+expect_true "its published port serves again" wait_for 3 http_ok http://127.0.0.1:18180/index.html
+TIMEOUT=120 expect_rc "down still cleans everything" 0 berth down -v
+expect_eq "no container left" 0 "$(count_containers)"
+
+# --- bad input ------------------------------------------------------------------------------------
+mkdir -p "$TEST_TMP/bad" && cd "$TEST_TMP/bad" || bail_out "cd"
+cat >compose.yaml <<EOF
+name: bad
+services:
+  a:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    depends_on: [b]
+  b:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    depends_on: [a]
+EOF
+expect_rc "a dependency cycle: exit 15" 15 berth up -d
+expect_match "the cycle is named" "cycle" "$ERR"
+expect_one_clear_line "one clear line" "$ERR"
+cat >compose.yaml <<EOF
+name: bad
+services:
+  a:
+    image: no-such/image:1
+EOF
+expect_rc "a missing image: exit 1" 1 berth up -d
+expect_match "the message says how to import it" "no such image: no-such/image:1" "$ERR"
+expect_match "with the import hint" "berth image import" "$ERR"
+cat >compose.yaml <<EOF
+name: bad
+services:
+  a:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+EOF
+expect_rc "an unknown service on the command line: exit 1" 1 berth up -d nosuch
+expect_match "the service is named" "no such service: nosuch" "$ERR"
+"$PYTHON" -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",18199)); s.listen(); open(sys.argv[1],"w").write("x"); time.sleep(30)' "$TEST_TMP/holder.ready" &
+holder=$!
+wait_for 5 test -s "$TEST_TMP/holder.ready"
+cat >compose.yaml <<EOF
+name: bad
+services:
+  a:
+    image: $IMAGE
+    init: true  # PID 1 forwards SIGTERM: httpd/sleep as PID 1 would ignore it
+    command: ["sleep", "600"]
+    ports: ["127.0.0.1:18199:80"]
+EOF
+expect_rc "a port conflict fails up (exit 1, as Compose)" 1 berth up -d
+expect_match "the conflict names the port and the holder" "127\.0\.0\.1:18199.*process $holder" "$ERR"
+kill "$holder"; wait "$holder" 2>/dev/null
+expect_eq "nothing half-made: no container" 0 "$(count_containers)"
+TIMEOUT=60 expect_rc "down bad" 0 berth down
+
+done_testing
