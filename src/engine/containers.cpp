@@ -32,15 +32,7 @@ namespace {
 
 std::string containers_dir() { return paths::state_root() + "/containers"; }
 
-std::optional<json> read_json(const std::string& path) {
-  auto text = fs::read_file_if_exists(path);
-  if (!text) return std::nullopt;
-  try {
-    return json::parse(*text);
-  } catch (...) {
-    return std::nullopt;
-  }
-}
+std::optional<json> read_json(const std::string& path) { return read_json_if_valid(path); }
 
 bool same_process_alive(const json& state, const char* pid_key, const char* start_key) {
   pid_t pid = state.value(pid_key, 0);

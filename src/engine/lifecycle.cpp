@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "berth/cgroup/cgroup.h"
+#include <cstdio>
+
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
 #include "berth/runtime/frames.h"
@@ -120,7 +122,8 @@ std::vector<std::string> restore_containers() {
       restore_container_network(v.id, v.record);
       ::close(start_container(v.id));
       started.push_back(v.id);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "berth: warning: cannot restore container %s: %s\n", v.name.c_str(), e.what());
     }
   }
   return started;

@@ -1,7 +1,9 @@
 // down: stop and remove the project's containers (in reverse dependency order when the file is
 // known), then its networks, and with -v its named volumes; --rmi removes images.
 #include <algorithm>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
@@ -35,17 +37,38 @@ void down(const std::string& project_name, const compose::Project* project, cons
   }
   std::stable_sort(doomed.begin(), doomed.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
   std::set<std::string> images;
-  for (const auto& c : doomed) {
-    emit("Container " + c.name, "Stopping");
-    if (engine::stop_container(c.id, options.timeout_s >= 0 ? std::optional<int>(options.timeout_s) : std::nullopt))
-      engine::wait_container(c.id);
-    emit("Container " + c.name, "Stopped");
-    emit("Container " + c.name, "Removing");
-    engine::remove_container(c.id, true, true);
-    emit("Container " + c.name, "Removed");
-    // --rmi local: images Compose built (no `image:`); Berth builds none yet, so only --rmi all removes.
-    if (options.rmi == "all") images.insert(c.labels.value(kImageLabel, ""));
+  // Dependents first, level by level; the containers of one level stop and go in parallel (a
+  // stop may wait for its grace period: in sequence, ten of them would take ten periods).
+  std::mutex mu;
+  std::string first_error;
+  for (size_t i = 0; i < doomed.size();) {
+    size_t j = i;
+    while (j < doomed.size() && rank(doomed[j]) == rank(doomed[i])) ++j;
+    std::vector<std::thread> threads;
+    for (size_t k = i; k < j; ++k) {
+      threads.emplace_back([&, k] {
+        const auto& c = doomed[k];
+        try {
+          emit("Container " + c.name, "Stopping");
+          if (engine::stop_container(c.id, options.timeout_s >= 0 ? std::optional<int>(options.timeout_s) : std::nullopt))
+            engine::wait_container(c.id);
+          emit("Container " + c.name, "Stopped");
+          emit("Container " + c.name, "Removing");
+          engine::remove_container(c.id, true, true);
+          emit("Container " + c.name, "Removed");
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> g(mu);
+          if (first_error.empty()) first_error = c.name + ": " + e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (size_t k = i; k < j; ++k)
+      // --rmi local: images Compose built (no `image:`); Berth builds none yet, so only --rmi all removes.
+      if (options.rmi == "all") images.insert(doomed[k].labels.value(kImageLabel, ""));
+    i = j;
   }
+  if (!first_error.empty()) throw Error("cannot remove container " + first_error, "retry berth down", 1);
   // Networks: the project's (by label when the file is unknown), not external ones.
   for (const auto& net : engine::list_networks()) {
     const json& labels = net.value("Labels", json::object());

@@ -134,9 +134,11 @@ void wait_condition(const compose::Project& project, const std::string& service,
   }
 }
 
-void start_existing(const std::string& id, const std::string& name, const Progress& progress) {
+// Starts the supervisor (with the port sockets bound at create, if any) and waits for its report.
+void start_and_report(const std::string& id, const std::string& name, const std::vector<int>& port_fds,
+                      const Progress& progress) {
   emit(progress, "Container " + name, "Starting");
-  int sock = engine::start_container(id);
+  int sock = engine::start_container(id, port_fds);
   try {
     engine::read_start_report(sock, id);
   } catch (...) {
@@ -176,19 +178,9 @@ std::string create_container(const compose::Project& project, const compose::Ser
   }
   emit(progress, "Container " + spec.name, "Created");
   if (!start) return id;
-  emit(progress, "Container " + spec.name, "Starting");
   std::vector<int> fds;
   for (const auto& f : port_fds) fds.push_back(f.get());
-  int sock = engine::start_container(id, fds);
-  port_fds.clear();
-  try {
-    engine::read_start_report(sock, id);
-  } catch (...) {
-    ::close(sock);
-    throw;
-  }
-  ::close(sock);
-  emit(progress, "Container " + spec.name, "Started");
+  start_and_report(id, spec.name, fds, progress);
   return id;
 }
 
@@ -259,7 +251,7 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
           create_container(project, svc, a.number, a.config_hash, options, progress);
           break;
         case ActionKind::Start:
-          if (options.start) start_existing(a.container_id, a.container_name, progress);
+          if (options.start) start_and_report(a.container_id, a.container_name, {}, progress);
           break;
         case ActionKind::Remove: stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress); break;
         case ActionKind::Keep: emit(progress, "Container " + a.container_name, "Running"); break;
@@ -339,8 +331,11 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
       for (const auto& id : containers_of(project.name, name)) {
         std::string cname = engine::view_container(id).name;
         emit(progress, "Container " + cname, "Waiting");
+        std::string reached = "Running";
         for (;;) {
           Live l = live_state(id);
+          if (!l.health.empty()) reached = "Healthy";
+          if (one_shots.count(name)) reached = "Exited";
           if (one_shots.count(name) && l.status == "exited") {
             if (l.exit_code != 0)
               throw Error("container " + cname + " exited (" + std::to_string(l.exit_code) + ")", "see berth logs " + name);
@@ -359,7 +354,7 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
                         "raise --wait-timeout or see berth logs " + name);
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
-        emit(progress, "Container " + cname, one_shots.count(name) ? "Exited" : "Healthy");
+        emit(progress, "Container " + cname, reached);
       }
     }
   }

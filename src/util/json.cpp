@@ -14,6 +14,16 @@ json load_json_file(const std::string& path) {
   }
 }
 
+std::optional<json> read_json_if_valid(const std::string& path) {
+  auto text = fs::read_file_if_exists(path);
+  if (!text) return std::nullopt;
+  try {
+    return json::parse(*text);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
 void save_json_atomic(const std::string& path, const json& j, bool sync) {
   fs::write_file_atomic(path, j.dump(2) + "\n", 0600, sync);
 }

@@ -18,15 +18,7 @@ namespace berth::volume {
 
 namespace {
 
-std::optional<json> read_json(const std::string& path) {
-  auto text = fs::read_file_if_exists(path);
-  if (!text) return std::nullopt;
-  try {
-    return json::parse(*text);
-  } catch (...) {
-    return std::nullopt;
-  }
-}
+std::optional<json> read_json(const std::string& path) { return read_json_if_valid(path); }
 
 // Bytes allocated under an open directory, walking by fd without following symlinks or mounts.
 uint64_t tree_bytes(int dir_fd, dev_t dev) {

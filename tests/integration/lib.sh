@@ -190,6 +190,43 @@ wait_for() {
   done
 }
 
+# http_ok URL : a page comes back (through the host's loopback), for wait_for
+http_ok() { "$PYTHON" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).read() else 1)' "$1" 2>/dev/null; }
+
+# udp_echo PORT TEXT : sends TEXT to 127.0.0.1:PORT (retrying) and prints the reply
+udp_echo() {
+  "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+for _ in range(20):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recvfrom(2048)[0].decode()); break
+    except socket.timeout:
+        pass' "$1" "$2"
+}
+
+# simulate_reboot : every supervisor and container of this test killed, network namespaces gone
+# (a real reboot loses them), and the recorded boot id changed; the next berth command restores.
+simulate_reboot() {
+  local f sp cp ns
+  for f in "$BERTH_RUN"/containers/*/state.json; do
+    [ -e "$f" ] || continue
+    sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
+    cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
+    [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
+    [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
+  done
+  sleep 0.5
+  for ns in "$BERTH_RUN"/netns/*; do
+    [ -e "$ns" ] || continue
+    umount -l "$ns" 2>/dev/null
+    rm -f "$ns"
+  done
+  echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
+}
+
 # file_has FILE ERE : for wait_for
 file_has() { grep -Eq -- "$2" "$1" 2>/dev/null; }
 

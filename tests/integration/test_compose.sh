@@ -9,20 +9,7 @@ P=$TEST_TMP/proj
 mkdir -p "$P"
 cd "$P" || bail_out "cd $P"
 running() { [ "$(inspect_field "$1" State.Status 2>/dev/null)" = running ]; }
-http_ok() { "$PYTHON" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).read() else 1)' "$1" 2>/dev/null; }
 count_containers() { ls "$BERTH_ROOT/containers" 2>/dev/null | grep -c .; }
-udp_echo() {
-  "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1)
-for _ in range(20):
-    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
-    try:
-        print(s.recvfrom(2048)[0].decode()); break
-    except socket.timeout:
-        pass' "$1" "$2"
-}
 
 echo "bound-file-content" >"$P/bound.txt"
 echo "s3cret" >"$P/db_password.txt"
@@ -230,15 +217,7 @@ expect_eq "one correct stack: 7 containers" 7 "$(count_containers)"
 sed -i 's/  web:/  web:\n    restart: always/' compose.yaml
 TIMEOUT=120 expect_rc "up -d with web restart: always" 0 berth up -d
 web_ip=$(inspect_field conf-web-1 NetworkSettings.Networks.conf_front.IPAddress)
-for f in "$BERTH_RUN"/containers/*/state.json; do
-  sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
-  cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
-  [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
-  [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
-done
-for ns in "$BERTH_RUN"/netns/*; do umount -l "$ns" 2>/dev/null; rm -f "$ns"; done
-sleep 0.3
-echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
+simulate_reboot
 capture berth ps -a
 expect_true "web (restart: always) is running again" wait_for 10 running conf-web-1
 expect_eq "with its address" "$web_ip" "$(inspect_field conf-web-1 NetworkSettings.Networks.conf_front.IPAddress)"

@@ -80,14 +80,7 @@ expect_rc "rm -f of a container whose supervisor was lost" 0 berth container rm 
 capture berth container run -d --name reboot-always --restart always "$IMAGE" sleep 300
 capture berth container run -d --name reboot-stopped --restart unless-stopped "$IMAGE" sleep 300
 berth container stop -t 0 reboot-stopped >/dev/null
-for f in "$BERTH_RUN"/containers/*/state.json; do
-  sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
-  cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
-  [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
-  [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
-done
-sleep 0.5
-echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
+simulate_reboot
 capture berth container ls -a
 expect_true "after the reboot, always is running again" wait_for 10 status_is reboot-always running
 expect_eq "unless-stopped that was stopped stays down" exited "$(inspect_field reboot-stopped State.Status)"

@@ -14,20 +14,6 @@ expect_fails() {  # expect_fails NAME CMD... : CMD exits non-zero
 }
 ip_of() { inspect_field "$1" "NetworkSettings.Networks.$2.IPAddress"; }
 running() { [ "$(inspect_field "$1" State.Status 2>/dev/null)" = running ]; }
-# http_ok URL : a page comes back through the host's loopback
-http_ok() { "$PYTHON" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).read() else 1)' "$1" 2>/dev/null; }
-udp_echo() {  # udp_echo PORT TEXT : prints the reply from 127.0.0.1:PORT
-  "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1)
-for _ in range(20):
-    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
-    try:
-        print(s.recvfrom(2048)[0].decode()); break
-    except socket.timeout:
-        pass' "$1" "$2"
-}
 
 # --- networks: create, ls, inspect ---------------------------------------------------------------
 expect_rc "network create front" 0 berth network create --subnet 10.251.1.0/24 front
@@ -181,21 +167,14 @@ expect_match "the refusal names the network's containers" "active endpoints" "$E
 expect_rc "a restart=always server on front with a published port" 0 berth container run -d --name keeper --restart always \
   --network front -p 127.0.0.1:18081:80 "$IMAGE" sh -c 'echo kept >/k.html; httpd -f -p 80 -h /'
 keeper_ip=$(ip_of keeper front)
-for f in "$BERTH_RUN"/containers/*/state.json; do
-  sp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("SupervisorPid", 0))' "$f")
-  cp=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Pid", 0))' "$f")
-  [ "$sp" -gt 0 ] && kill -9 "$sp" 2>/dev/null
-  [ "$cp" -gt 0 ] && kill -9 "$cp" 2>/dev/null
-done
+simulate_reboot
 # A real reboot loses every namespace, veth and bridge: take them away as well.
-for ns in "$BERTH_RUN"/netns/*; do umount -l "$ns" 2>/dev/null; rm -f "$ns"; done
 for l in /sys/class/net/bt*; do
   n=${l##*/}
   for i in $(ls "$BERTH_ROOT/containers"); do [ "${n#bt${i:0:11}}" != "$n" ] && ip link del "$n" 2>/dev/null; done
 done
 ip link del "$front_bridge" 2>/dev/null
 sleep 0.3
-echo "00000000-0000-0000-0000-000000000000" >"$BERTH_RUN/boot_id"
 expect_rc "the first command after the reboot" 0 berth system restore
 expect_true "keeper is running again" wait_for 10 running keeper
 expect_true "front's bridge is back" test -d "/sys/class/net/$front_bridge"

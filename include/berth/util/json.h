@@ -1,5 +1,6 @@
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace berth {
@@ -7,5 +8,7 @@ using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
 json load_json_file(const std::string& path);                     // throws Error naming the file
+// nullopt when the file is missing or not valid JSON (records being replaced, leftovers).
+std::optional<json> read_json_if_valid(const std::string& path);
 void save_json_atomic(const std::string& path, const json& j, bool sync = false);
 }  // namespace berth

@@ -98,6 +98,8 @@ int on_message(const nlmsghdr* nlh, void* data) {
   return MNL_CB_OK;
 }
 
+struct DumpInterrupted {};
+
 // Sends one request and reads until its ACK (or NLMSG_DONE for a dump); the kernel's error
 // becomes SysError(what, errno). Handlers must not throw: a half-read reply would stay queued.
 void transact(Socket& s, Request& request, const std::string& what,
@@ -115,8 +117,40 @@ void transact(Socket& s, Request& request, const std::string& what,
     }
     const int rc = mnl_cb_run(buffer.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid,
                               on_message, const_cast<ReplyHandler*>(&handler));
-    if (rc == MNL_CB_ERROR) throw SysError(what, errno);
+    if (rc == MNL_CB_ERROR) {
+      if (errno == EINTR && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) {
+        // NLM_F_DUMP_INTR: links or routes changed during the dump (parallel `down`s do that).
+        // Read the rest of this dump away, then the caller dumps again.
+        auto has_done = [&](ssize_t len) {
+          int left = static_cast<int>(len);
+          for (auto* m = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(m, left);
+               m = mnl_nlmsg_next(m, &left))
+            if (m->nlmsg_type == NLMSG_DONE) return true;
+          return false;
+        };
+        ssize_t len = n;
+        while (!has_done(len)) {
+          len = mnl_socket_recvfrom(nl, buffer.data(), buffer.size());
+          if (len < 0 && errno != EINTR) throw_errno(what);
+          if (len < 0) len = 0;
+        }
+        throw DumpInterrupted{};
+      }
+      throw SysError(what, errno);
+    }
     if (rc == MNL_CB_STOP) return;
+  }
+}
+
+// A dump, again while the kernel says it was interrupted by a concurrent change.
+template <class F>
+auto dump_consistently(F f) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return f();
+    } catch (const DumpInterrupted&) {
+      if (attempt >= 20) throw SysError("netlink dump", EINTR);
+    }
   }
 }
 
@@ -205,6 +239,7 @@ std::optional<int> link_index(Socket& s, const std::string& name) {
 }
 
 std::vector<std::string> link_names(Socket& s) {
+  return dump_consistently([&] {
   Request request(s, RTM_GETLINK, NLM_F_DUMP);
   auto* ifi = request.put_header<ifinfomsg>();
   ifi->ifi_family = AF_UNSPEC;
@@ -219,6 +254,7 @@ std::vector<std::string> link_names(Socket& s) {
     });
   });
   return names;
+  });
 }
 
 void create_bridge(Socket& s, const std::string& name, int mtu) {
@@ -342,6 +378,7 @@ bool delete_link(Socket& s, const std::string& name) {
 }
 
 std::vector<Ipv4Net> ipv4_routes(Socket& s) {
+  return dump_consistently([&] {
   Request request(s, RTM_GETROUTE, NLM_F_DUMP);
   auto* rtm = request.put_header<rtmsg>();
   rtm->rtm_family = AF_INET;
@@ -367,6 +404,7 @@ std::vector<Ipv4Net> ipv4_routes(Socket& s) {
     routes.push_back(Ipv4Net{dst & mask, prefix});
   });
   return routes;
+  });
 }
 
 }  // namespace netlink
