@@ -15,6 +15,10 @@ bench_measure "berth --version" 200 10 "$BERTH_BIN" --version
 bench_measure "berth container ls -a" 100 5 "$BERTH_BIN" container ls -a
 bench_measure "berth run --rm --network none /bin/true" "$RUNS" 3 \
   "$BERTH_BIN" container run --rm --network none "$BENCH_IMAGE" /bin/true
+# Issue 5: a named volume adds at most 1 ms to a start.
+"$BERTH_BIN" volume create bench-vol >/dev/null
+bench_measure "berth run --rm --network none -v vol:/data /bin/true" "$RUNS" 3 \
+  "$BERTH_BIN" container run --rm --network none -v bench-vol:/data "$BENCH_IMAGE" /bin/true
 
 runc_note=""
 if command -v runc >/dev/null; then
@@ -53,6 +57,11 @@ verdict() {  # verdict VALUE LIMIT : "ok" or "OVER"
 }
 echo "berth --version median: ${version:-n/a} ms (target <= 2 ms: $(verdict "$version" 2))"
 echo "berth run median:       ${berth_run:-n/a} ms (target <= 15 ms: $(verdict "$berth_run" 15))"
+vol_run=$(bench_median "berth run --rm --network none -v vol:/data /bin/true")
+if [ -n "$vol_run" ] && [ -n "$berth_run" ]; then
+  vol_cost=$(awk -v a="$vol_run" -v b="$berth_run" 'BEGIN { printf "%.1f", a - b }')
+  echo "named volume adds:      $vol_cost ms (target <= 1 ms: $(verdict "$vol_cost" 1))"
+fi
 if [ -n "$berth_run" ] && [ -n "$runc_run" ]; then
   ratio=$(awk -v b="$berth_run" -v r="$runc_run" 'BEGIN { printf "%.2f", b / r }')
   echo "berth / runc:           $ratio (target <= 0.40: $(verdict "$ratio" 0.4))"

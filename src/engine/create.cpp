@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 
@@ -252,6 +253,11 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
     r.create_host_dir = true;  // Docker's short syntax creates a missing host directory
     r.spec = "-v " + v;
     mount_requests.push_back(r);
+    // SELinux relabeling: accepted for compatibility; without SELinux there is nothing to do.
+    for (const auto& mode : str::split(b.mode, ','))
+      if ((mode == "z" || mode == "Z") && !fs::exists("/sys/fs/selinux/enforce"))
+        std::fprintf(stderr, "berth: warning: -v %s: :%s ignored (SELinux is not enabled on this host)\n",
+                     v.c_str(), mode.c_str());
   }
   for (const auto& m : o.mounts) mount_requests.push_back(volume::parse_mount_flag(m));
   volume::validate_mounts(mount_requests);
@@ -446,8 +452,16 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
                                                 id, o.autoremove)) {
       unsigned long flags = m.readonly ? static_cast<unsigned long>(MS_RDONLY) : 0ul;
       if (m.fstype == "tmpfs") flags |= kNoSuidExecDev;
-      plan.mounts.push_back({m.source, m.target, m.fstype, flags, m.data, m.readonly && m.fstype == "bind", false});
+      runtime::MountSpec spec{m.source, m.target, m.fstype, flags, m.data, m.readonly && m.fstype == "bind", false};
+      static const std::map<std::string, unsigned long> kPropagation = {
+          {"shared", MS_SHARED}, {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE},
+          {"rslave", MS_SLAVE | MS_REC}, {"private", MS_PRIVATE}};  // rprivate: already so
+      if (auto p = kPropagation.find(m.record.value("Propagation", "")); p != kPropagation.end() && m.fstype == "bind")
+        spec.propagation = p->second;
+      plan.mounts.push_back(spec);
       mounts_record.push_back(m.record);
+      if (o.autoremove && m.record.value("Type", "") == "volume")
+        if (auto v = volume_store.find(m.record.value("Name", "")); v && v->anonymous) plan.autoremove_dirs.push_back(v->dir);
     }
     if (!o.privileged) {
       plan.masked_paths = masked_paths();

@@ -165,6 +165,13 @@ void apply_mount(int root_fd, const MountSpec& m) {
         fail("make bind mount read-only", errno, m.target);
       ::close(target);
     }
+    if (m.propagation) {  // bind-propagation=shared|slave|private (r*: the whole subtree)
+      target = open_in_root(root_fd, m.target, is_file);
+      if (target < 0) fail("resolve mount target", errno, m.target);
+      if (::mount(nullptr, fd_path(target).c_str(), nullptr, m.propagation, nullptr) != 0)
+        fail("set bind propagation", errno, m.target);
+      ::close(target);
+    }
     return;
   }
   if (::mount(m.source.c_str(), where.c_str(), m.fstype.c_str(), m.flags,

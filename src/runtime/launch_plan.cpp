@@ -8,7 +8,7 @@ static json mount_to_json(const MountSpec& m) {
   return {{"source", m.source},   {"target", m.target},
           {"fstype", m.fstype},   {"flags", m.flags},
           {"data", m.data},       {"recursive_readonly", m.recursive_readonly},
-          {"is_file", m.is_file}};
+          {"is_file", m.is_file}, {"propagation", m.propagation}};
 }
 
 json to_json(const LaunchPlan& p) {
@@ -58,6 +58,7 @@ json to_json(const LaunchPlan& p) {
           {"ports", p.ports},
           {"netns_path", p.netns_path},
           {"networks", p.networks},
+          {"autoremove_dirs", p.autoremove_dirs},
           {"state_dir", p.state_dir},
           {"run_dir", p.run_dir}};
 }
@@ -76,7 +77,8 @@ LaunchPlan launch_plan_from_json(const json& j) {
   p.readonly_rootfs = j.at("readonly_rootfs");
   for (const auto& m : j.at("mounts"))
     p.mounts.push_back(MountSpec{m.at("source"), m.at("target"), m.at("fstype"), m.at("flags"),
-                                 m.at("data"), m.at("recursive_readonly"), m.at("is_file")});
+                                 m.at("data"), m.at("recursive_readonly"), m.at("is_file"),
+                                 m.value("propagation", 0ul)});
   p.masked_paths = j.at("masked_paths").get<std::vector<std::string>>();
   p.readonly_paths = j.at("readonly_paths").get<std::vector<std::string>>();
   for (const auto& n : j.at("namespaces")) p.namespaces.push_back(Namespace{n.at("type"), n.at("path")});
@@ -108,6 +110,7 @@ LaunchPlan launch_plan_from_json(const json& j) {
   p.ports = j.value("ports", json::array());
   p.netns_path = j.value("netns_path", "");
   p.networks = j.value("networks", std::vector<std::string>{});
+  p.autoremove_dirs = j.value("autoremove_dirs", std::vector<std::string>{});
   p.state_dir = j.at("state_dir");
   p.run_dir = j.at("run_dir");
   return p;

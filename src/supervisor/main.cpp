@@ -160,6 +160,11 @@ void Supervisor::release_network() {
   for (const auto& n : plan.networks) store.detach(n, plan.id);
 }
 
+// --rm: the container's anonymous volumes go with it (Docker's behaviour), named ones stay.
+void remove_anonymous_volumes(const runtime::LaunchPlan& plan) {
+  for (const auto& dir : plan.autoremove_dirs) fs::remove_tree(dir);
+}
+
 void Supervisor::schedule_probe(int64_t from_ms) {
   if (!health_enabled_ || !running_) return;
   // During the start period probes come at start_interval until the first success.
@@ -342,6 +347,7 @@ void Supervisor::finish() {
       release_network();
       fs::remove_tree(plan.run_dir);
       fs::remove_tree(plan.state_dir);
+      remove_anonymous_volumes(plan);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "berth-supervisor: autoremove: %s\n", e.what());
     }
@@ -460,6 +466,7 @@ int Supervisor::run(int cli_fd) {
       release_network();
       fs::remove_tree(plan.run_dir);
       fs::remove_tree(plan.state_dir);
+      remove_anonymous_volumes(plan);
     }
     return 0;
   }

@@ -21,6 +21,9 @@ struct MountSpec {
   std::string data;         // filesystem data ("size=65536k,mode=755")
   bool recursive_readonly = false;  // binds: mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)
   bool is_file = false;     // create the target as a file, not a directory
+  // binds: MS_SHARED / MS_SLAVE / MS_PRIVATE (| MS_REC for the r-variants) set on the new mount;
+  // 0 = leave it private, as the container's whole tree is (Docker's rprivate default)
+  unsigned long propagation = 0;
 };
 
 struct Namespace {
@@ -73,6 +76,7 @@ struct LaunchPlan {
   json dns;
   std::string netns_path;              // <run>/netns/<id> when the CLI made one (bridge networks)
   std::vector<std::string> networks;   // their names: --rm releases the addresses
+  std::vector<std::string> autoremove_dirs;  // --rm: the anonymous volumes' directories (Docker)
   // ports: [{"Proto", "HostIp", "HostPort", "ContainerPort", "Target"}]; the supervisor gets
   // their bound sockets as fds 4, 5, ... in this order.
   json ports = json::array();
