@@ -1,9 +1,18 @@
 // berth up | down: the Compose verbs that change a project (the orchestrator does the work).
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "berth/engine/engine.h"
 #include "berth/image/store.h"
@@ -45,6 +54,92 @@ struct UpFlags {
   std::vector<std::string> attach, no_attach;
 };
 
+// Foreground `up`: the services' logs with prefixes until every container stopped. Ctrl-C stops
+// the stack gracefully, a second Ctrl-C kills it; --abort-on-container-exit stops it when one
+// container exits; --exit-code-from SERVICE returns that service's exit code.
+void attach_and_wait(const compose::Project& project, const ProjectFlags& flags, const UpFlags& f) {
+  std::vector<std::string> attached = f.attach;
+  if (attached.empty())
+    for (const auto& svc : project.services)
+      if (std::find(f.no_attach.begin(), f.no_attach.end(), svc.name) == f.no_attach.end() &&
+          svc.attach.value_or(true) && (f.up.services.empty() || std::find(f.up.services.begin(), f.up.services.end(), svc.name) != f.up.services.end()))
+        attached.push_back(svc.name);
+  // Signals are taken by this thread alone (log readers run in threads that must not see them).
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+  std::atomic<bool> logs_done{false};
+  ProjectFlags named = flags;
+  named.project_name = project.name;
+  named.files.clear();
+  std::thread logs([&] {
+    engine::LogReadOptions base;
+    base.follow = true;
+    try {
+      if (!attached.empty()) print_project_logs(named, attached, base, false, false, flags.ansi == "never");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "berth: logs: %s\n", e.what());
+    }
+    logs_done = true;
+  });
+  auto containers = [&] { return orchestrator::observe(project.name).containers; };
+  auto stop_all = [&](bool kill) {
+    std::vector<std::thread> stoppers;
+    for (const auto& c : containers()) {
+      if (c.oneoff || c.status != "running") continue;
+      stoppers.emplace_back([c, kill, &f] {
+        try {
+          if (kill) engine::kill_container(c.id, SIGKILL);
+          else if (engine::stop_container(c.id, f.timeout >= 0 ? std::optional<int>(f.timeout) : std::nullopt))
+            engine::wait_container(c.id);
+        } catch (const std::exception&) {
+        }
+      });
+    }
+    for (auto& t : stoppers) t.join();
+  };
+  int interrupts = 0;
+  std::thread stopper;
+  int exit_code = 0;
+  bool aborting = false;
+  while (!logs_done) {
+    pollfd p{sfd, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      signalfd_siginfo si{};
+      if (::read(sfd, &si, sizeof si) == sizeof si) {
+        if (++interrupts == 1) {
+          std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+          stopper = std::thread([&] { stop_all(false); });
+        } else {
+          stop_all(true);
+        }
+      }
+    }
+    if ((f.abort_on_exit || !f.exit_code_from.empty()) && !aborting) {
+      for (const auto& c : containers()) {
+        if (c.oneoff || c.status != "exited") continue;
+        if (!f.exit_code_from.empty() && c.service != f.exit_code_from && !f.abort_on_exit) continue;
+        aborting = true;
+        std::fprintf(stderr, "Aborting on container exit...\n");
+        stopper = std::thread([&] { stop_all(false); });
+        break;
+      }
+    }
+  }
+  logs.join();
+  if (stopper.joinable()) stopper.join();
+  for (const auto& c : containers())
+    if (!f.exit_code_from.empty() ? c.service == f.exit_code_from : (aborting && c.status == "exited" && c.exit_code != 0))
+      exit_code = c.exit_code;
+  ::close(sfd);
+  cli::exit_code() = interrupts ? 130 : exit_code;
+}
+
 void run_up(UpFlags& f) {
   engine::require_root();
   ProjectFlags flags = merged(f.project);
@@ -59,10 +154,8 @@ void run_up(UpFlags& f) {
   }
   for (const auto& s : f.up.services)
     if (!project.service(s)) throw Error("no such service: " + s, "see berth config --services", 1);
-  if (!f.detach && !f.dry_run)
-    throw Error("foreground `up` is not available yet", "use berth up -d, then berth logs -f", 1);
 
-  auto lock = project_lock(project.name);
+  auto lock = std::make_unique<FileLock>(paths::state_root() + "/locks", "project-" + project.name);
   engine::remove_incomplete_containers();  // a killed `up` may have left one
   auto observed = orchestrator::observe(project.name);
   std::map<std::string, std::string> image_ids;
@@ -96,6 +189,9 @@ void run_up(UpFlags& f) {
   eo.environment = loaded.environment;
   eo.start = !f.up.no_start;
   orchestrator::execute(project, plan, eo, progress_printer(flags));
+  if (f.detach) return;
+  lock.reset();  // attached: other commands (stop, logs, a second up) may act meanwhile
+  attach_and_wait(project, flags, f);
 }
 
 }  // namespace

@@ -397,6 +397,67 @@ bool use_colour(const ProjectFlags& flags, bool no_colour) {
   return ::isatty(1) && !(no_color_env && *no_color_env);
 }
 
+void print_project_logs_impl(const ProjectFlags& flags, const std::vector<std::string>& services,
+                             const engine::LogReadOptions& base, bool timestamps, bool no_prefix, bool no_colour) {
+    Target t = resolve_target(flags, services);
+    auto selected = select(t, services, OneOff::exclude, true);
+    bool colour = use_colour(merged(flags), no_colour);
+
+    size_t width = 0;
+    for (const auto* c : selected) width = std::max(width, log_name(*c, t.project).size());
+    std::vector<std::string> service_names;
+    for (const auto* c : selected)
+      if (std::find(service_names.begin(), service_names.end(), c->service) == service_names.end())
+        service_names.push_back(c->service);
+
+    std::mutex out_mu;
+    auto read_one = [&](const ProjectContainer& c) {
+      std::string path = c.view.record.value("LogPath", "");
+      if (path.empty()) return;  // --log-driver none: nothing to read
+      std::string prefix;
+      if (!no_prefix) {
+        std::string name = log_name(c, t.project);
+        prefix = name + std::string(width - name.size(), ' ') + " | ";
+        if (colour) {
+          size_t index = std::find(service_names.begin(), service_names.end(), c.service) - service_names.begin();
+          prefix = std::string("\033[") + service_colour(index) + "m" + prefix + "\033[0m";
+        }
+      }
+      LineSink sink(out_mu);
+      std::string stamp;
+      engine::LogReadOptions opts = base;
+      std::string id = c.view.id;
+      opts.keep_following = [&sink, id] {
+        sink.flush();
+        return container_keeps_running(id);
+      };
+      engine::read_logs(path, opts, [&](const engine::LogLine& l) {
+        if (timestamps) {
+          stamp = l.time.size() == 30 && l.time.back() == 'Z' ? std::string(l.time) : timeutil::rfc3339_nano(l.time_ns);
+          stamp += ' ';
+        }
+        sink.add(l.stream == engine::LogStream::err ? 2 : 1, prefix, stamp, l.text);
+        return true;
+      });
+    };
+    if (!base.follow) {
+      for (const auto* c : selected) read_one(*c);
+      return;
+    }
+    // Following: one reader per container; done when every container is gone (or Ctrl-C).
+    std::vector<std::thread> readers;
+    for (const auto* c : selected)
+      readers.emplace_back([&read_one, c] {
+        try {
+          read_one(*c);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "berth: logs of %s: %s\n", c->view.name.c_str(), e.what());
+        }
+      });
+    for (auto& r : readers) r.join();
+}
+
+
 void add_logs(CLI::App& app) {
   struct Args {
     ProjectFlags flags;
@@ -425,62 +486,7 @@ void add_logs(CLI::App& app) {
     if (!a->since.empty()) base.since_ns = engine::parse_log_time_arg(a->since, now);
     if (!a->until.empty()) base.until_ns = engine::parse_log_time_arg(a->until, now);
     base.follow = a->follow;
-    Target t = resolve_target(a->flags, a->services);
-    auto selected = select(t, a->services, OneOff::exclude, true);
-    bool colour = use_colour(merged(a->flags), a->no_colour);
-
-    size_t width = 0;
-    for (const auto* c : selected) width = std::max(width, log_name(*c, t.project).size());
-    std::vector<std::string> service_names;
-    for (const auto* c : selected)
-      if (std::find(service_names.begin(), service_names.end(), c->service) == service_names.end())
-        service_names.push_back(c->service);
-
-    std::mutex out_mu;
-    auto read_one = [&](const ProjectContainer& c) {
-      std::string path = c.view.record.value("LogPath", "");
-      if (path.empty()) return;  // --log-driver none: nothing to read
-      std::string prefix;
-      if (!a->no_prefix) {
-        std::string name = log_name(c, t.project);
-        prefix = name + std::string(width - name.size(), ' ') + " | ";
-        if (colour) {
-          size_t index = std::find(service_names.begin(), service_names.end(), c.service) - service_names.begin();
-          prefix = std::string("\033[") + service_colour(index) + "m" + prefix + "\033[0m";
-        }
-      }
-      LineSink sink(out_mu);
-      std::string stamp;
-      engine::LogReadOptions opts = base;
-      std::string id = c.view.id;
-      opts.keep_following = [&sink, id] {
-        sink.flush();
-        return container_keeps_running(id);
-      };
-      engine::read_logs(path, opts, [&](const engine::LogLine& l) {
-        if (a->timestamps) {
-          stamp = l.time.size() == 30 && l.time.back() == 'Z' ? std::string(l.time) : timeutil::rfc3339_nano(l.time_ns);
-          stamp += ' ';
-        }
-        sink.add(l.stream == engine::LogStream::err ? 2 : 1, prefix, stamp, l.text);
-        return true;
-      });
-    };
-    if (!a->follow) {
-      for (const auto* c : selected) read_one(*c);
-      return;
-    }
-    // Following: one reader per container; done when every container is gone (or Ctrl-C).
-    std::vector<std::thread> readers;
-    for (const auto* c : selected)
-      readers.emplace_back([&read_one, c] {
-        try {
-          read_one(*c);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "berth: logs of %s: %s\n", c->view.name.c_str(), e.what());
-        }
-      });
-    for (auto& r : readers) r.join();
+    print_project_logs(a->flags, a->services, base, a->timestamps, a->no_prefix, a->no_colour);
   });
 }
 
@@ -915,6 +921,11 @@ void add_wait(CLI::App& app) {
 }
 
 }  // namespace
+
+void print_project_logs(const ProjectFlags& flags, const std::vector<std::string>& services,
+                        const engine::LogReadOptions& base, bool timestamps, bool no_prefix, bool no_colour) {
+  print_project_logs_impl(flags, services, base, timestamps, no_prefix, no_colour);
+}
 
 void add_compose_ops_commands(CLI::App& app) {
   add_ps(app);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/compose/loader.h"
+#include "berth/engine/log_reader.h"
 
 namespace berth::cli {
 
@@ -30,5 +31,10 @@ compose::LoadResult load_project(const ProjectFlags& flags, const std::vector<st
 // The project name without needing the file when -p or COMPOSE_PROJECT_NAME says it (commands
 // that act on existing containers work with only -p); else the file decides, as Compose.
 std::string project_name(const ProjectFlags& flags);
+
+// The project's logs with Compose's "name | " prefixes (cmd_compose_ops.cpp): `logs`, and the
+// attached output of a foreground `up`. With base.follow, returns when every container stopped.
+void print_project_logs(const ProjectFlags& flags, const std::vector<std::string>& services,
+                        const engine::LogReadOptions& base, bool timestamps, bool no_prefix, bool no_colour);
 
 }  // namespace berth::cli

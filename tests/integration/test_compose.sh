@@ -225,6 +225,36 @@ expect_true "its published port serves again" wait_for 3 http_ok http://127.0.0.
 TIMEOUT=120 expect_rc "down still cleans everything" 0 berth down -v
 expect_eq "no container left" 0 "$(count_containers)"
 
+# --- foreground up: prefixed logs, --abort-on-container-exit, --exit-code-from, Ctrl-C ----------
+mkdir -p "$TEST_TMP/fg" && cd "$TEST_TMP/fg" || bail_out "cd"
+cat >compose.yaml <<EOF
+name: fg
+services:
+  job:
+    image: $IMAGE
+    command: ["sh", "-c", "sleep 0.3; echo hello-from-job; exit 3"]
+  server:
+    image: $IMAGE
+    init: true
+    command: ["sh", "-c", "echo server-up; exec sleep 600"]
+EOF
+TIMEOUT=60 expect_rc "up --abort-on-container-exit --exit-code-from job: job's exit code" 3 \
+  berth up --abort-on-container-exit --exit-code-from job
+expect_match "job's output with its prefix" '^job-1 +\| hello-from-job$' "$OUT"
+expect_match "server's output with its prefix" '^server-1 +\| server-up$' "$OUT"
+expect_eq "the other container was stopped" exited "$(inspect_field fg-server-1 State.Status)"
+TIMEOUT=60 expect_rc "down fg" 0 berth down
+spawn_default_signals "$BERTH_BIN" up >"$TEST_TMP/fg.out" 2>&1 &
+fg_pid=$!
+expect_true "foreground up brings the server up" wait_for 20 running fg-server-1
+# $! is the subshell running spawn_default_signals; berth is its child.
+pkill -INT -P "$fg_pid"
+wait "$fg_pid"
+expect_eq "Ctrl-C: up exits 130" 130 "$?"
+expect_match "Ctrl-C stops gracefully" "Gracefully stopping" "$(cat "$TEST_TMP/fg.out")"
+expect_eq "Ctrl-C stopped the server" exited "$(inspect_field fg-server-1 State.Status)"
+TIMEOUT=60 expect_rc "down fg again" 0 berth down
+
 # --- bad input ------------------------------------------------------------------------------------
 mkdir -p "$TEST_TMP/bad" && cd "$TEST_TMP/bad" || bail_out "cd"
 cat >compose.yaml <<EOF
