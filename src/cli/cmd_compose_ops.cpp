@@ -25,6 +25,7 @@
 #include "berth/image/store.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/error.h"
+#include "berth/util/fd.h"
 #include "berth/util/id.h"
 #include "berth/util/json.h"
 #include "berth/util/strings.h"
@@ -361,13 +362,7 @@ class LineSink {
   void flush() {
     if (buf_.empty()) return;
     std::lock_guard lock(mu_);
-    size_t off = 0;
-    while (off < buf_.size()) {
-      ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // a closed pipe: nothing more to say
-      off += static_cast<size_t>(n);
-    }
+    write_all(fd_, buf_);  // a closed pipe: nothing more to say
     buf_.clear();
   }
 

@@ -14,6 +14,7 @@
 #include "berth/network/ports.h"
 #include "berth/runtime/frames.h"
 #include "berth/util/error.h"
+#include "berth/util/fd.h"
 #include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/json.h"
@@ -95,17 +96,6 @@ class RawTerminal {
   bool active_ = false;
 };
 
-bool write_out(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 void send_window_size(int sock) {
   winsize ws{};
   if (::ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row)
@@ -148,8 +138,8 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
     if (fds[0].revents) {
       auto frame = runtime::read_frame(sock);
       if (!frame) break;  // the supervisor is done
-      if (frame->first == Frame::Stdout) write_out(1, frame->second);
-      else if (frame->first == Frame::Stderr) write_out(2, frame->second);
+      if (frame->first == Frame::Stdout) write_all(1, frame->second);
+      else if (frame->first == Frame::Stderr) write_all(2, frame->second);
       else if (frame->first == Frame::Exited) exit_code = json::parse(frame->second).value("exit_code", 0);
     }
     if (fds[1].revents) {
@@ -268,7 +258,7 @@ void add_container_commands(CLI::App& app) {
     std::string id = engine::create_container(*opts, &port_fds);
     std::vector<int> fds;
     for (const auto& f : port_fds) fds.push_back(f.get());
-    int sock = engine::start_container(id, fds);
+    int sock = engine::start_container(id, &fds);
     port_fds.clear();  // the supervisor holds them now
     exit_code() = attach_container_stream(sock, *opts, id, true);
   });

@@ -9,6 +9,7 @@
 #include "berth/engine/engine.h"
 #include "berth/engine/log_reader.h"
 #include "berth/util/error.h"
+#include "berth/util/fd.h"
 #include "berth/util/time.h"
 #include "cli.h"
 
@@ -28,13 +29,7 @@ class StreamWriter {
     buf_.append(text);
   }
   void flush() {
-    size_t off = 0;
-    while (off < buf_.size()) {
-      ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // a closed pipe: nothing more to say
-      off += static_cast<size_t>(n);
-    }
+    write_all(fd_, buf_);  // a closed pipe: nothing more to say
     buf_.clear();
   }
 

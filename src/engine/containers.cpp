@@ -84,14 +84,14 @@ bool is_active(const std::string& status) {
 
 }  // namespace
 
-int start_container(const std::string& id, const std::vector<int>& given_port_fds) {
+int start_container(const std::string& id, const std::vector<int>* given_port_fds) {
   ContainerPaths cp = container_paths(id);
   std::string launch = cp.run_dir + "/launch.json";
   if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
   // Published ports: bound again on a later start (same host ports as recorded).
-  std::vector<int> port_fds = given_port_fds;
+  std::vector<int> port_fds = given_port_fds ? *given_port_fds : std::vector<int>{};
   std::vector<network::BoundPort> bound;
-  if (port_fds.empty()) {
+  if (!given_port_fds) {
     json plan = load_json_file(launch);
     std::vector<network::PortBinding> want;
     for (const auto& p : plan.value("ports", json::array())) {

@@ -135,7 +135,8 @@ void wait_condition(const compose::Project& project, const std::string& service,
 }
 
 // Starts the supervisor (with the port sockets bound at create, if any) and waits for its report.
-void start_and_report(const std::string& id, const std::string& name, const std::vector<int>& port_fds,
+// port_fds: null for an existing container (its ports are bound again from its plan).
+void start_and_report(const std::string& id, const std::string& name, const std::vector<int>* port_fds,
                       const Progress& progress) {
   emit(progress, "Container " + name, "Starting");
   int sock = engine::start_container(id, port_fds);
@@ -180,7 +181,7 @@ std::string create_container(const compose::Project& project, const compose::Ser
   if (!start) return id;
   std::vector<int> fds;
   for (const auto& f : port_fds) fds.push_back(f.get());
-  start_and_report(id, spec.name, fds, progress);
+  start_and_report(id, spec.name, &fds, progress);
   return id;
 }
 
@@ -251,7 +252,7 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
           create_container(project, svc, a.number, a.config_hash, options, progress);
           break;
         case ActionKind::Start:
-          if (options.start) start_and_report(a.container_id, a.container_name, {}, progress);
+          if (options.start) start_and_report(a.container_id, a.container_name, nullptr, progress);
           break;
         case ActionKind::Remove: stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress); break;
         case ActionKind::Keep: emit(progress, "Container " + a.container_name, "Running"); break;

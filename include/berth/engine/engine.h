@@ -29,8 +29,8 @@ std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>
 // Starts the container's supervisor. Returns the CLI end of the stream socket over which the
 // supervisor reports Started/Failed, relays output and finally Exited (runtime/frames.h).
 // port_fds: the published ports' sockets, bound by create_container (in the launch plan's
-// order); when empty and the plan publishes ports, they are bound here (a conflict throws).
-int start_container(const std::string& id, const std::vector<int>& port_fds = {});
+// order, possibly none); null: a later start, the plan's ports are bound here (a conflict throws).
+int start_container(const std::string& id, const std::vector<int>* port_fds = nullptr);
 // Reads the supervisor's first report on that stream: returns on Started, throws on Failed (the
 // error carries Docker's exit code: 125/126/127) or when the supervisor died without a report.
 void read_start_report(int sock, const std::string& id);

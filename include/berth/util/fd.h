@@ -2,6 +2,8 @@
 // An owned file descriptor, closed on scope exit.
 #include <unistd.h>
 
+#include <cerrno>
+#include <string_view>
 #include <utility>
 
 namespace berth {
@@ -30,5 +32,17 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Writes all of data, retrying short writes and EINTR; false when the fd refuses (a closed pipe).
+inline bool write_all(int fd, std::string_view data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
 
 }  // namespace berth
