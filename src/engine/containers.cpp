@@ -1,6 +1,7 @@
 // Container records: start (spawn the supervisor), list with live status, remove, prune.
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <thread>
 
@@ -108,36 +110,31 @@ int start_container(const std::string& id, const std::vector<int>* given_port_fd
   std::string supervisor = paths::libexec_dir() + "/berth-supervisor";
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
-  pid_t mid = ::fork();
-  if (mid < 0) throw_errno("fork");
-  if (mid == 0) {
-    // Double fork: the supervisor is nobody's child but init's, so a killed CLI orphans nothing.
-    if (::setsid() < 0) ::_exit(1);
-    pid_t sup = ::fork();
-    if (sup != 0) ::_exit(sup < 0 ? 1 : 0);
-    // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Moved out of
-    // the way first so that no dup2 overwrites a source not yet moved.
-    std::vector<int> high;
-    for (int fd : port_fds) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
-    int sock = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 1000);
-    if (sock < 0 || ::dup2(sock, 3) < 0) ::_exit(1);
-    for (size_t i = 0; i < high.size(); ++i)
-      if (high[i] < 0 || ::dup2(high[i], 4 + static_cast<int>(i)) < 0) ::_exit(1);
-    ::syscall(SYS_close_range, 4 + high.size(), ~0U, CLOSE_RANGE_CLOEXEC);
-    const char* argv[] = {supervisor.c_str(), launch.c_str(), nullptr};
-    const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
-    ::execve(supervisor.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
-    ::_exit(127);
-  }
-  ::close(sv[1]);
-  int status = 0;
-  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    ::close(sv[0]);
-    throw Error("cannot start the supervisor " + supervisor, "check that Berth is installed completely");
-  }
-  return sv[0];
+  UniqueFd cli_end(sv[0]), supervisor_end(sv[1]);
+  // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Sources are moved
+  // above 1000 first so that no dup2 in the child overwrites a source not yet moved.
+  std::vector<UniqueFd> high;
+  high.emplace_back(::fcntl(supervisor_end.get(), F_DUPFD_CLOEXEC, 1000));
+  for (int fd : port_fds) high.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
+  for (const auto& fd : high)
+    if (!fd) throw_errno("dup");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (size_t i = 0; i < high.size(); ++i) posix_spawn_file_actions_adddup2(&actions, high[i].get(), 3 + static_cast<int>(i));
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(high.size()));
+  // posix_spawn uses CLONE_VM|CLONE_VFORK: no copy of the CLI's page tables and no copy-on-write
+  // faults afterwards (a plain fork cost ~4 ms here). The supervisor calls setsid itself and is
+  // reparented to init when the CLI exits, so a killed CLI orphans nothing.
+  const char* argv[] = {supervisor.c_str(), launch.c_str(), nullptr};
+  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, supervisor.c_str(), &actions, nullptr, const_cast<char**>(argv),
+                         const_cast<char**>(envp));
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0)
+    throw Error("cannot start the supervisor " + supervisor + ": " + std::strerror(rc),
+                "check that Berth is installed completely");
+  return cli_end.release();
 }
 
 void read_start_report(int sock, const std::string& id) {

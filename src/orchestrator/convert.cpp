@@ -1,6 +1,7 @@
 // A Compose service -> the engine's container options, with Docker Compose's names and labels.
-// Pure apart from reading paths::state_root() (where generated secret/config files go) and, in
-// the short overload, the process environment.
+// Pure apart from reading paths::state_root() (where generated secret/config files go), the host
+// file of a file-based secret or config that sets uid/gid/mode, and, in the short overload, the
+// process environment.
 //
 // What `up` applies, attribute by attribute (E = refused with an Error naming service and
 // attribute, exit 15; W = accepted with a warning, not applied; - = nothing to do here):
@@ -31,9 +32,10 @@
 //   volumes_from              E
 //   tmpfs                     tmpfs
 //   shm_size                  shm_size
-//   secrets, configs          read-only bind of the file; `environment:`/`content:` -> a file in
-//                             ContainerSpec::files (<state>/compose/<project>/{secrets,configs}/)
-//                             bound the same way; external E; uid/gid/mode W
+//   secrets, configs          read-only bind of the file; `environment:`/`content:` (and a file
+//                             with uid/gid/mode) -> a file in ContainerSpec::files
+//                             (<state>/compose/<project>/{secrets,configs}/<service>/) with
+//                             uid/gid/mode (default 0444), bound the same way; external E
 //   read_only, init, tty,     read_only, init, tty, interactive, privileged
 //   stdin_open, privileged
 //   depends_on                - (orchestrator) and the depends_on label
@@ -75,6 +77,7 @@
 #include "berth/engine/options.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/error.h"
+#include "berth/util/fs.h"
 #include "berth/util/paths.h"
 #include "berth/util/strings.h"
 
@@ -194,8 +197,29 @@ std::string lookup_env(const std::map<std::string, std::string>& env, const std:
   return found ? it->second : std::string();
 }
 
-// Secrets and configs: a file is bound read-only; `environment:` and `content:` become a file
-// that the orchestrator writes before create, bound the same way.
+}  // namespace
+
+std::string generated_files_dir(const std::string& project_name) {
+  return paths::state_root() + "/compose/" + project_name;
+}
+
+namespace {
+
+// A numeric uid or gid of a secret or config reference ("" = root).
+uint32_t file_owner(const compose::Service& s, const char* kind, const std::string& source, const char* what,
+                    const std::string& value) {
+  if (value.empty()) return 0;
+  uint32_t id = 0;
+  if (!str::parse_uint32(value, id))
+    refuse(s, std::string(kind) + ": \"" + source + "\": " + what + " \"" + value + "\" is not a number",
+           std::string("give the numeric ") + what + ", e.g. " + what + ": \"1000\"");
+  return id;
+}
+
+// Secrets and configs: a file is bound read-only, as Compose does. `environment:` and `content:`
+// become a file that the orchestrator writes before create, bound the same way, with the
+// reference's uid, gid and mode (default 0444). A file-based one that sets uid, gid or mode is
+// copied the same way, so that they apply (Compose ignores them there with a warning).
 void apply_file_objects(const compose::Project& project, const compose::Service& s, bool secrets,
                         const std::map<std::string, std::string>& environment, ContainerSpec& spec) {
   const char* kind = secrets ? "secrets" : "configs";
@@ -211,32 +235,38 @@ void apply_file_objects(const compose::Project& project, const compose::Service&
              "give it a file: or environment:");
     std::string target = ref.target.empty() ? (secrets ? "/run/secrets/" : "/") + ref.source : ref.target;
     if (target[0] != '/') target = "/" + target;  // configs: Compose makes a relative target absolute
-    std::string source;
-    if (!obj.file.empty()) {
-      source = obj.file;
-      if (!ref.uid.empty() || !ref.gid.empty() || ref.mode)
-        spec.warnings.push_back("service \"" + s.name + "\": " + kind + ": \"" + ref.source +
-                                "\": uid, gid and mode are not applied to a file-based " + std::string(kind).substr(0, 6) +
-                                " (the file keeps its owner and mode on the host)");
-    } else {
-      std::string value;
-      if (!obj.environment.empty()) {
-        bool found = false;
-        value = lookup_env(environment, obj.environment, found);
-        if (!found && obj.content.empty())
-          refuse(s, std::string(kind) + ": \"" + ref.source + "\" reads the environment variable " + obj.environment +
-                        ", which is not set",
-                 "set " + obj.environment + " in the environment or in .env");
-        if (!found) value = obj.content;
-      } else if (!obj.content.empty() || !secrets) {
-        value = obj.content;
-      } else {
-        refuse(s, std::string(kind) + ": \"" + ref.source + "\" has no file, environment or content",
-               "give it a file: or environment:");
-      }
-      source = paths::state_root() + "/compose/" + project.name + "/" + kind + "/" + ref.source;
-      spec.files[source] = value;
+    GeneratedFile file;
+    file.uid = file_owner(s, kind, ref.source, "uid", ref.uid);
+    file.gid = file_owner(s, kind, ref.source, "gid", ref.gid);
+    if (ref.mode) file.mode = *ref.mode & 07777;
+    bool attributes = !ref.uid.empty() || !ref.gid.empty() || ref.mode;
+    if (!obj.file.empty() && !attributes) {
+      spec.options.mounts.push_back(bind_mount_flag(s, obj.file, target));
+      continue;
     }
+    if (!obj.file.empty()) {
+      auto content = fs::read_file_if_exists(obj.file);
+      if (!content)
+        refuse(s, std::string(kind) + ": \"" + ref.source + "\": cannot read " + obj.file,
+               "create the file or fix the path under the top-level " + std::string(kind) + ":");
+      file.content = std::move(*content);
+    } else if (!obj.environment.empty()) {
+      bool found = false;
+      file.content = lookup_env(environment, obj.environment, found);
+      if (!found && obj.content.empty())
+        refuse(s, std::string(kind) + ": \"" + ref.source + "\" reads the environment variable " + obj.environment +
+                      ", which is not set",
+               "set " + obj.environment + " in the environment or in .env");
+      if (!found) file.content = obj.content;
+    } else if (!obj.content.empty() || !secrets) {
+      file.content = obj.content;
+    } else {
+      refuse(s, std::string(kind) + ": \"" + ref.source + "\" has no file, environment or content",
+             "give it a file: or environment:");
+    }
+    // Per service: two services may mount one secret with different owners and modes.
+    std::string source = generated_files_dir(project.name) + "/" + kind + "/" + s.name + "/" + ref.source;
+    spec.files[source] = std::move(file);
     spec.options.mounts.push_back(bind_mount_flag(s, source, target));
   }
 }

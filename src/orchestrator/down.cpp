@@ -10,6 +10,7 @@
 #include "berth/image/store.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/error.h"
+#include "berth/util/fs.h"
 #include "berth/volume/store.h"
 
 namespace berth::orchestrator {
@@ -82,6 +83,8 @@ void down(const std::string& project_name, const compose::Project* project, cons
       emit("Network " + name, std::string("Error: ") + e.what());
     }
   }
+  // Generated secret and config files: nothing of the project uses them any more.
+  if (project || observed.containers.size() == doomed.size()) fs::remove_tree(generated_files_dir(project_name));
   if (options.volumes) {
     volume::Store store;
     auto lock = store.lock();

@@ -2,6 +2,7 @@
 // soon as the services it depends on are done and their depends_on conditions hold; up to
 // `parallel` tasks at once. A failed task fails its dependents with the reason; independent
 // services still come up (as Compose does); the first error is thrown at the end.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -161,9 +162,11 @@ std::string create_container(const compose::Project& project, const compose::Ser
                           : "import it first: berth image import ROOTFS.tar " + spec.options.image +
                                 " (pulling from registries comes later)",
                 1);
-  for (const auto& [path, content] : spec.files) {
-    fs::mkdir_p(fs::dirname(path), 0700);
-    fs::write_file_atomic(path, content, 0444);  // readable by a non-root container user (Docker: 0444)
+  for (const auto& [path, file] : spec.files) {
+    fs::mkdir_p(fs::dirname(path), 0700);  // only the file is bound: the container never sees these dirs
+    fs::write_file_atomic(path, file.content, file.mode);
+    if (::chown(path.c_str(), file.uid, file.gid) != 0) throw_errno("chown " + path);
+    if (::chmod(path.c_str(), file.mode) != 0) throw_errno("chmod " + path);  // no umask in the way
   }
   emit(progress, "Container " + spec.name, "Creating");
   spec.options.detach = true;

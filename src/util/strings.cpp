@@ -1,6 +1,7 @@
 #include "berth/util/strings.h"
 
 #include <cctype>
+#include <charconv>
 
 namespace berth::str {
 
@@ -44,6 +45,12 @@ bool is_hex(std::string_view s) {
     if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c)))
       return false;
   return true;
+}
+
+bool parse_uint32(std::string_view s, uint32_t& out) {
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
 }
 
 }  // namespace berth::str

@@ -13,6 +13,7 @@ count_containers() { ls "$BERTH_ROOT/containers" 2>/dev/null | grep -c .; }
 
 echo "bound-file-content" >"$P/bound.txt"
 echo "s3cret" >"$P/db_password.txt"
+export API_TOKEN=t0ken
 cat >"$P/compose.yaml" <<EOF
 name: conf
 services:
@@ -32,7 +33,10 @@ services:
     volumes:
       - ./bound.txt:/etc/bound.txt:ro
       - data:/data
-    secrets: [db_password]
+    secrets:
+      - db_password
+      - {source: api_token, uid: "1000", gid: "1001", mode: 0400}
+      - {source: db_password, target: pw_copy, mode: 0440}
     configs:
       - source: app_config
         target: /etc/app.conf
@@ -61,6 +65,8 @@ volumes:
 secrets:
   db_password:
     file: ./db_password.txt
+  api_token:
+    environment: API_TOKEN
 configs:
   app_config:
     content: |
@@ -99,6 +105,15 @@ expect_rc "secret under /run/secrets" 0 berth container exec conf-api-1 cat /run
 expect_eq "the secret's content" s3cret "$OUT"
 expect_rc "config file at its target" 0 berth container exec conf-api-1 cat /etc/app.conf
 expect_eq "the config's content" mode=test "$OUT"
+expect_rc "stat of a secret with uid, gid and mode" 0 berth container exec conf-api-1 stat -c '%u %g %a' /run/secrets/api_token
+expect_eq "the secret has its uid, gid and mode" "1000 1001 400" "$OUT"
+expect_rc "its user reads it" 0 berth container exec -u 1000 conf-api-1 cat /run/secrets/api_token
+expect_eq "the secret from the environment" t0ken "$OUT"
+expect_rc "another user cannot" 1 berth container exec -u 1002 conf-api-1 cat /run/secrets/api_token
+expect_rc "a file-based secret with a mode" 0 berth container exec conf-api-1 stat -c '%u %g %a' /run/secrets/pw_copy
+expect_eq "is a copy with that mode" "0 0 440" "$OUT"
+expect_rc "the copy's content" 0 berth container exec conf-api-1 cat /run/secrets/pw_copy
+expect_eq "the copied secret's content" s3cret "$OUT"
 
 # scaling: 3 replicas that a client sees
 expect_rc "nslookup replica" 0 berth container exec conf-api-1 nslookup replica
@@ -122,6 +137,7 @@ expect_eq "the new environment" bonjour "$(berth container exec conf-web-1 sh -c
 # --- down: nothing left, named volumes survive; down -v removes them --------------------------
 berth container exec conf-api-1 sh -c 'echo kept >/data/f; sync'
 TIMEOUT=120 expect_rc "down" 0 berth down
+expect_true "down removed the generated secret and config files" test ! -e "$BERTH_ROOT/compose/conf"
 expect_eq "no container left" 0 "$(count_containers)"
 expect_no_match "no project network left" "conf_" "$(berth network ls)"
 expect_match "the named volume survives down" "conf_data" "$(berth volume ls)"

@@ -38,6 +38,12 @@ struct NetworkJoin {
   std::vector<std::string> aliases;  // the service name first, then the service's aliases
   std::string ipv4_address;
 };
+struct GeneratedFile {
+  std::string content;
+  uint32_t uid = 0, gid = 0;
+  uint32_t mode = 0444;  // Compose's default for secrets and configs
+  bool operator==(const GeneratedFile&) const = default;
+};
 struct ContainerSpec {
   std::string service;
   int number = 1;
@@ -45,8 +51,9 @@ struct ContainerSpec {
   engine::ContainerOptions options;  // network = first of networks; labels include Compose's
   std::vector<NetworkJoin> networks;  // in priority order; [0] is joined at create
   std::vector<std::string> warnings;  // attributes Berth accepts but does not apply
-  // Files to write before the container is created (configs given as `content:`), path -> text.
-  std::map<std::string, std::string> files;
+  // Files to write before the container is created, path -> file: secrets and configs given as
+  // `environment:` or `content:`, and file-based ones that set uid, gid or mode (a copy).
+  std::map<std::string, GeneratedFile> files;
 };
 // Every attribute the runtime supports is applied; the ones it cannot are errors naming the
 // service and the attribute (exit 15), unless harmless, then a warning. oneoff: `berth run`.
@@ -58,6 +65,8 @@ ContainerSpec container_spec(const compose::Project& project, const compose::Ser
                              const std::string& config_hash, bool oneoff,
                              const std::map<std::string, std::string>& environment);
 std::string container_name(const compose::Project& project, const compose::Service& service, int number);
+// Where the files of ContainerSpec::files go: <state root>/compose/<project>; down removes it.
+std::string generated_files_dir(const std::string& project_name);
 int replicas(const compose::Service& service);  // scale, deploy.replicas, 1
 
 // ---- observe ----

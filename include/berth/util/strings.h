@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,5 +11,7 @@ std::string trim(std::string_view s);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::string lower(std::string_view s);
 bool is_hex(std::string_view s);
+// A whole decimal number that fits in 32 bits: "1000" yes; "", "-1", "1k", "99999999999" no.
+bool parse_uint32(std::string_view s, uint32_t& out);
 
 }  // namespace berth::str

@@ -1,4 +1,5 @@
 // The json-file log reader (engine/log_reader) and the writer's rotation (supervisor/json_log).
+#include "../temp_dir.h"
 #include "berth/engine/log_reader.h"
 
 #include <doctest/doctest.h>
@@ -22,14 +23,7 @@ using namespace berth::engine;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/berth-logtest.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_tree(path); }
-};
+using berth::testing::TempDir;
 
 struct Collected {
   std::vector<std::string> texts;

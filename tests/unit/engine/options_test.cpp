@@ -1,3 +1,4 @@
+#include "../temp_dir.h"
 #include "berth/engine/options.h"
 
 #include <doctest/doctest.h>
@@ -30,20 +31,7 @@ void check_error(F&& f, const std::string& message) {
   }
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/berth-options-test.XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { berth::fs::remove_tree(path); }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::string p = path + "/" + name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-};
+using berth::testing::TempDir;
 
 constexpr uint64_t kAllCaps = (1ULL << 41) - 1;
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../temp_dir.h"
 #include "berth/compose/loader.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/error.h"
@@ -305,13 +306,30 @@ TEST_CASE("volumes, secrets and configs") {
             "type=bind,source=/work/proj/php.ini,target=/usr/local/etc/php/php.ini,readonly",
             "type=tmpfs,target=/tmp,tmpfs-size=67108864",
             "type=volume,target=/cache",
-            "type=bind,source=" + root + "secrets/api_key,target=/run/secrets/api.key,readonly",
-            "type=bind,source=" + root + "configs/site_conf,target=/etc/site.conf,readonly",
+            "type=bind,source=" + root + "secrets/wordpress/api_key,target=/run/secrets/api.key,readonly",
+            "type=bind,source=" + root + "configs/wordpress/site_conf,target=/etc/site.conf,readonly",
             "type=bind,source=/work/proj/file.conf,target=/file_conf,readonly",
         });
   CHECK(wp.files.size() == 2);
-  CHECK(wp.files.at(root + "secrets/api_key") == "s3cret");
-  CHECK(wp.files.at(root + "configs/site_conf") == "server_name blog;");
+  CHECK(wp.files.at(root + "secrets/wordpress/api_key") == GeneratedFile{"s3cret", 0, 0, 0444});
+  CHECK(wp.files.at(root + "configs/wordpress/site_conf") == GeneratedFile{"server_name blog;", 0, 0, 0444});
+
+  // uid, gid and mode apply to generated files; a file-based secret that sets them is copied.
+  testing::TempDir dir;
+  std::string pw = dir.write("pw.txt", "from-file");
+  auto attrs = load("services:\n  app:\n    image: x\n    secrets:\n"
+                    "      - {source: pw, uid: \"999\", gid: \"998\", mode: 0400}\n"
+                    "      - {source: token, mode: 0440}\n"
+                    "secrets:\n  pw: {file: " + pw + "}\n  token: {environment: TOKEN}\n",
+                    {{"TOKEN", "t0k"}});
+  auto app = spec_of(attrs, "app");
+  std::string gen = paths::state_root() + "/compose/" + attrs.project.name + "/secrets/app/";
+  CHECK(app.files.at(gen + "pw") == GeneratedFile{"from-file", 999, 998, 0400});
+  CHECK(app.files.at(gen + "token") == GeneratedFile{"t0k", 0, 0, 0440});
+  CHECK(app.options.mounts.at(0) == "type=bind,source=" + gen + "pw,target=/run/secrets/pw,readonly");
+  CHECK(convert_error("services:\n  app:\n    image: x\n    secrets: [{source: s, uid: www}]\n"
+                      "secrets:\n  s: {environment: HOME}\n")
+            .find("uid \"www\" is not a number") != std::string::npos);
 
   // A secret from an unset variable is refused, naming it.
   auto unset = load(kWordpress);

@@ -1,3 +1,4 @@
+#include "../temp_dir.h"
 #include "berth/runtime/user.h"
 
 #include <doctest/doctest.h>
@@ -46,30 +47,7 @@ const std::string kGroup =
     "audio:x:29:app\n"
     "staff:x:50:\n";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/berth-user-test.XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { berth::fs::remove_tree(path); }
-  std::string file(const std::string& rel, const std::string& content) const {
-    std::string p = path + "/" + rel;
-    berth::fs::mkdir_p(berth::fs::dirname(p));
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  void dir(const std::string& rel) const { berth::fs::mkdir_p(path + "/" + rel); }
-  void link(const std::string& rel, const std::string& target) const {
-    berth::fs::mkdir_p(berth::fs::dirname(path + "/" + rel));
-    REQUIRE(symlink(target.c_str(), (path + "/" + rel).c_str()) == 0);
-  }
-  std::string layer(const std::string& name) const {
-    dir(name);
-    return path + "/" + name;
-  }
-};
+using berth::testing::TempDir;
 
 }  // namespace
 
@@ -153,9 +131,9 @@ TEST_CASE("resolve_user: errors") {
 TEST_CASE("read_file_in_layers: topmost layer wins") {
   TempDir t;
   auto low = t.layer("l0"), mid = t.layer("l1"), top = t.layer("l2");
-  t.file("l0/etc/passwd", "low");
-  t.file("l0/etc/group", "low group");
-  t.file("l1/etc/passwd", "mid");
+  t.write("l0/etc/passwd", "low");
+  t.write("l0/etc/group", "low group");
+  t.write("l1/etc/passwd", "mid");
   t.dir("l2/etc");
   CHECK(read_file_in_layers({low, mid, top}, "/etc/passwd") == std::optional<std::string>("mid"));
   CHECK(read_file_in_layers({low, mid, top}, "etc/group") == std::optional<std::string>("low group"));
@@ -170,47 +148,47 @@ TEST_CASE("read_file_in_layers: topmost layer wins") {
 TEST_CASE("read_file_in_layers: whiteouts and opaque directories") {
   TempDir t;
   auto low = t.layer("l0"), top = t.layer("l1");
-  t.file("l0/etc/passwd", "low");
-  t.file("l0/etc/group", "low group");
-  t.file("l0/usr/lib/os-release", "low os");
+  t.write("l0/etc/passwd", "low");
+  t.write("l0/etc/group", "low group");
+  t.write("l0/usr/lib/os-release", "low os");
 
   SUBCASE(".wh. file hides the lower file") {
-    t.file("l1/etc/.wh.passwd", "");
+    t.write("l1/etc/.wh.passwd", "");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::nullopt);
     CHECK(read_file_in_layers({low, top}, "/etc/group") == std::optional<std::string>("low group"));
     CHECK(read_file_in_layers({low, top}, "/etc/.wh.passwd") == std::nullopt);
   }
   SUBCASE(".wh. next to a new file in the same layer: the new file is seen") {
-    t.file("l1/etc/.wh.passwd", "");
-    t.file("l1/etc/passwd", "recreated");
+    t.write("l1/etc/.wh.passwd", "");
+    t.write("l1/etc/passwd", "recreated");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::optional<std::string>("recreated"));
   }
   SUBCASE(".wh. of a directory hides the whole lower tree") {
-    t.file("l1/.wh.etc", "");
+    t.write("l1/.wh.etc", "");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::nullopt);
   }
   SUBCASE("a re-created directory over its own whiteout is opaque") {
-    t.file("l1/.wh.etc", "");
-    t.file("l1/etc/group", "new group");
+    t.write("l1/.wh.etc", "");
+    t.write("l1/etc/group", "new group");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::nullopt);
     CHECK(read_file_in_layers({low, top}, "/etc/group") == std::optional<std::string>("new group"));
   }
   SUBCASE(".wh..wh..opq makes a directory opaque") {
-    t.file("l1/etc/.wh..wh..opq", "");
-    t.file("l1/etc/group", "top group");
+    t.write("l1/etc/.wh..wh..opq", "");
+    t.write("l1/etc/group", "top group");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::nullopt);
     CHECK(read_file_in_layers({low, top}, "/etc/group") == std::optional<std::string>("top group"));
     CHECK(read_file_in_layers({low, top}, "/usr/lib/os-release") == std::optional<std::string>("low os"));
   }
   SUBCASE("a file above replaces a directory below") {
-    t.file("l1/etc", "not a dir");
+    t.write("l1/etc", "not a dir");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::nullopt);
   }
   SUBCASE("a directory above hides a file below") {
     TempDir u;
     auto a = u.layer("a"), b = u.layer("b");
-    u.file("a/etc/passwd", "file");
-    u.file("b/etc/passwd/inner", "inner");
+    u.write("a/etc/passwd", "file");
+    u.write("b/etc/passwd/inner", "inner");
     CHECK(read_file_in_layers({a, b}, "/etc/passwd") == std::nullopt);
     CHECK(read_file_in_layers({a, b}, "/etc/passwd/inner") == std::optional<std::string>("inner"));
   }
@@ -224,7 +202,7 @@ TEST_CASE("read_file_in_layers: whiteouts and opaque directories") {
     }
   }
   SUBCASE("overlay.opaque xattr makes a directory opaque") {
-    t.file("l1/etc/group", "top group");
+    t.write("l1/etc/group", "top group");
     std::string etc = top + "/etc";
     bool set = setxattr(etc.c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0 ||
                setxattr(etc.c_str(), "user.overlay.opaque", "y", 1, 0) == 0;
@@ -242,7 +220,7 @@ TEST_CASE("read_file_in_layers: symlinks stay inside the rootfs") {
   auto low = t.layer("l0"), top = t.layer("l1");
   // A host file the container must never see.
   TempDir host;
-  auto secret = host.file("secret", "HOST SECRET");
+  auto secret = host.write("secret", "HOST SECRET");
 
   SUBCASE("absolute escape through /../../..") {
     t.link("l1/etc/passwd", "/../../../../etc/shadow");
@@ -256,7 +234,7 @@ TEST_CASE("read_file_in_layers: symlinks stay inside the rootfs") {
   }
   SUBCASE("the clamped path inside the rootfs is what is read") {
     t.link("l1/etc/passwd", "../../../../../etc/real-passwd");
-    t.file("l0/etc/real-passwd", "inside");
+    t.write("l0/etc/real-passwd", "inside");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::optional<std::string>("inside"));
   }
   SUBCASE("escape through a directory symlink") {
@@ -266,14 +244,14 @@ TEST_CASE("read_file_in_layers: symlinks stay inside the rootfs") {
   }
   SUBCASE("symlinks resolve across layers") {
     t.link("l1/etc/passwd", "/usr/lib/passwd");
-    t.file("l0/usr/lib/passwd", "from usr");
+    t.write("l0/usr/lib/passwd", "from usr");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::optional<std::string>("from usr"));
     t.link("l1/etc/group", "../usr/lib/passwd");
     CHECK(read_file_in_layers({low, top}, "/etc/group") == std::optional<std::string>("from usr"));
   }
   SUBCASE("directory symlinks resolve in the merged view") {
     t.link("l1/etc", "private/etc");
-    t.file("l0/private/etc/passwd", "private");
+    t.write("l0/private/etc/passwd", "private");
     CHECK(read_file_in_layers({low, top}, "/etc/passwd") == std::optional<std::string>("private"));
   }
   SUBCASE("a symlink loop is an error") {
@@ -291,9 +269,9 @@ TEST_CASE("read_file_in_layers: symlinks stay inside the rootfs") {
 TEST_CASE("read_file_in_layers + resolve_user together") {
   TempDir t;
   auto base = t.layer("base"), app = t.layer("app");
-  t.file("base/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
-  t.file("base/etc/group", "root:x:0:root\n");
-  t.file("app/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nsvc:x:900:901::/srv:/bin/false\n");
+  t.write("base/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  t.write("base/etc/group", "root:x:0:root\n");
+  t.write("app/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nsvc:x:900:901::/srv:/bin/false\n");
   auto passwd = read_file_in_layers({base, app}, "/etc/passwd");
   auto group = read_file_in_layers({base, app}, "/etc/group");
   auto r = resolve_user("svc", passwd, group);
