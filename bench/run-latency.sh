@@ -11,6 +11,15 @@ RUNS=${1:-50}
 bench_setup
 bench_image
 
+# The floor: what any process start costs on this machine (page faults are expensive in this VM),
+# a static and a dynamic C "hello", so that the --version figure can be read against it.
+if command -v cc >/dev/null; then
+  printf '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n' >"$BENCH_TMP/hello.c"
+  cc -O2 -static -o "$BENCH_TMP/hello-static" "$BENCH_TMP/hello.c" 2>/dev/null &&
+    bench_measure "floor: static C hello" 200 10 "$BENCH_TMP/hello-static"
+  cc -O2 -o "$BENCH_TMP/hello-dynamic" "$BENCH_TMP/hello.c" 2>/dev/null &&
+    bench_measure "floor: dynamic C hello" 200 10 "$BENCH_TMP/hello-dynamic"
+fi
 bench_measure "berth --version" 200 10 "$BERTH_BIN" --version
 bench_measure "berth container ls -a" 100 5 "$BERTH_BIN" container ls -a
 bench_measure "berth run --rm --network none /bin/true" "$RUNS" 3 \
@@ -55,7 +64,7 @@ verdict() {  # verdict VALUE LIMIT : "ok" or "OVER"
   [ -z "$1" ] && { echo "n/a"; return; }
   awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l) ? "ok" : "OVER" }'
 }
-echo "berth --version median: ${version:-n/a} ms (target <= 2 ms: $(verdict "$version" 2))"
+echo "berth --version median: ${version:-n/a} ms (target <= 2 ms: $(verdict "$version" 2); a static C hello: $(bench_median "floor: static C hello") ms)"
 echo "berth run median:       ${berth_run:-n/a} ms (target <= 15 ms: $(verdict "$berth_run" 15))"
 vol_run=$(bench_median "berth run --rm --network none -v vol:/data /bin/true")
 if [ -n "$vol_run" ] && [ -n "$berth_run" ]; then

@@ -312,13 +312,13 @@ void Supervisor::on_exit(int status) {
   out_ = err_ = in_ = -1;
   if (cur_.pidfd >= 0) ::close(cur_.pidfd);
   cur_.pidfd = -1;
-  cgroup::kill_all(cg, SIGKILL);  // stragglers outside the pid namespace's reach (none usually)
   state_["Pid"] = 0;
   state_["ExitCode"] = status;
   state_["OOMKilled"] = oom;
   state_["FinishedAt"] = timeutil::rfc3339_nano(timeutil::now_ns());
   state_["ManuallyStopped"] = manually_stopped_;
   if (should_restart(status)) {
+    cgroup::kill_all(cg, SIGKILL);  // stragglers outside the pid namespace's reach (none usually)
     // Docker's back-off: 100 ms doubling, back to 100 ms after 10 s of uptime.
     if (mono_ms() - started_mono_ >= 10000) backoff_ms_ = 100;
     restart_at_ = mono_ms() + backoff_ms_;
@@ -332,8 +332,12 @@ void Supervisor::on_exit(int status) {
 
 void Supervisor::finish() {
   done_ = true;
-  cgroup::kill_all(cg, SIGKILL);
-  cgroup::remove(cg);
+  // Empty cgroups (the usual case: PID 1's exit killed its namespace) go with one rmdir each;
+  // only when one is busy are the stragglers listed and killed.
+  if (!cgroup::remove(cg, 0)) {
+    cgroup::kill_all(cg, SIGKILL);
+    cgroup::remove(cg);
+  }
   state_["Status"] = "exited";
   state_["Pid"] = 0;
   write_state();
