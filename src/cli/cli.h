@@ -19,7 +19,7 @@ void add_volume_commands(CLI::App& app);     // cmd_volume.cpp: berth volume …
 void add_inspect_command(CLI::App& app);     // cmd_inspect.cpp: berth inspect (any object)
 void add_config_command(CLI::App& app);      // cmd_config.cpp: berth config (Compose)
 void add_network_commands(CLI::App& app);    // cmd_network.cpp: berth network …
-void add_compose_commands(CLI::App& app);    // cmd_compose.cpp: berth up, down
+void add_compose_commands(CLI::App& app);    // cmd_compose.cpp: berth up, down, run
 void add_port_command(CLI::App& container);  // cmd_network.cpp: berth container port
 void add_compose_ops_commands(CLI::App& app);  // cmd_compose_ops.cpp: ps, logs, stop, start, … on a project
 

@@ -1,4 +1,4 @@
-// berth up | down: the Compose verbs that change a project (the orchestrator does the work).
+// berth up | down | run: the Compose verbs that change a project (the orchestrator does the work).
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -158,11 +158,7 @@ void run_up(UpFlags& f) {
   auto lock = std::make_unique<FileLock>(paths::state_root() + "/locks", "project-" + project.name);
   engine::remove_incomplete_containers();  // a killed `up` may have left one
   auto observed = orchestrator::observe(project.name);
-  std::map<std::string, std::string> image_ids;
-  image::Store images;
-  for (const auto& svc : project.services)
-    if (auto img = images.find(svc.image.empty() ? project.name + "-" + svc.name : svc.image)) image_ids[svc.name] = img->id;
-  auto plan = orchestrator::reconcile(project, observed, f.up, image_ids);
+  auto plan = orchestrator::reconcile(project, observed, f.up, orchestrator::local_image_ids(project));
   if (!f.up.remove_orphans) {
     std::vector<std::string> orphans;
     for (const auto& c : observed.containers)
@@ -192,6 +188,43 @@ void run_up(UpFlags& f) {
   if (f.detach) return;
   lock.reset();  // attached: other commands (stop, logs, a second up) may act meanwhile
   attach_and_wait(project, flags, f);
+}
+
+struct RunFlags {
+  ProjectFlags project;
+  orchestrator::RunOptions run;
+  bool no_tty = false, accepted_default = false;
+};
+
+// berth run SERVICE [COMMAND...]: a one-off container, attached (or -d), its exit code ours.
+void run_oneoff(RunFlags& f, const std::vector<std::string>& rest) {
+  if (rest.empty())
+    throw Error("\"berth run\" requires at least 1 argument", "usage: berth run [OPTIONS] SERVICE [COMMAND] [ARGS...]", 1);
+  engine::require_root();
+  ProjectFlags flags = merged(f.project);
+  auto loaded = load_project(flags);
+  const compose::Project& project = loaded.project;
+  orchestrator::RunOptions o = f.run;
+  o.service = rest[0];
+  if (rest.size() > 1) o.command = std::vector<std::string>(rest.begin() + 1, rest.end());
+  // A terminal when ours is one (Compose's default), unless -T; stdin stays open unless detached.
+  o.tty = !f.no_tty && !o.detach && ::isatty(0) && ::isatty(1);
+  if (o.detach) o.interactive = false;
+  orchestrator::ExecuteOptions eo;
+  eo.parallel = flags.parallel;
+  eo.environment = loaded.environment;
+  orchestrator::OneOff one;
+  {
+    // Dependencies and the create under the project lock; the run itself without it.
+    auto lock = project_lock(project.name);
+    engine::remove_incomplete_containers();
+    one = orchestrator::create_oneoff(project, o, eo, progress_printer(flags));
+  }
+  std::vector<int> fds;
+  for (const auto& fd : one.port_fds) fds.push_back(fd.get());
+  int sock = engine::start_container(one.id, &fds);
+  one.port_fds.clear();  // the supervisor holds them now
+  exit_code() = attach_container_stream(sock, one.options, one.id, true);
 }
 
 }  // namespace
@@ -249,6 +282,32 @@ void add_compose_commands(CLI::App& app) {
       engine::remove_incomplete_containers();
       orchestrator::down(name, loaded ? &loaded->project : nullptr, *opts, progress_printer(m));
     });
+  }
+  {
+    auto f = std::make_shared<RunFlags>();
+    auto* run = app.add_subcommand("run", "Run a one-off command on a service");
+    add_project_flags(run, f->project, false);
+    run->add_flag("-d,--detach", f->run.detach, "Run container in background and print container ID");
+    run->add_flag("--rm", f->run.remove, "Automatically remove the container when it exits");
+    run->add_option("--name", f->run.name, "Assign a name to the container");
+    run->add_flag("--no-deps", f->run.no_deps, "Don't start linked services");
+    run->add_option("-e,--env", f->run.env, "Set environment variables");
+    run->add_option("-l,--label", f->run.labels, "Add or override a label");
+    run->add_option("-u,--user", f->run.user, "Run as specified username or uid");
+    run->add_option("-w,--workdir", f->run.workdir, "Working directory inside the container");
+    run->add_option("-v,--volume", f->run.volumes, "Bind mount a volume");
+    run->add_option("-p,--publish", f->run.publish, "Publish a container's port(s) to the host");
+    run->add_flag("-P,--service-ports", f->run.service_ports, "Run command with all service's ports enabled and mapped to the host");
+    run->add_flag("--use-aliases", f->run.use_aliases, "Use the service's network aliases in the network(s) the container connects to");
+    run->add_option("--entrypoint", f->run.entrypoint, "Override the entrypoint of the image");
+    run->add_flag("-T,--no-TTY", f->no_tty, "Disable pseudo-TTY allocation (default: a TTY when this terminal is one)");
+    // Compose's -i/-t (on by default): accepted so `run -it web sh` works as there.
+    run->add_flag("-i,--interactive", f->accepted_default, "Keep STDIN open even if not attached (default)")->group("");
+    run->add_flag("-t,--tty", f->accepted_default, "Allocate a pseudo-TTY (default when this terminal is one)")->group("");
+    for (auto* opt : run->get_options()) opt->allow_extra_args(false);
+    run->prefix_command();  // SERVICE COMMAND [ARGS...]: the first positional ends option parsing
+    run->footer("Usage: berth run [OPTIONS] SERVICE [COMMAND] [ARGS...]");
+    run->callback([f, run] { run_oneoff(*f, run->remaining()); });
   }
 }
 

@@ -14,9 +14,9 @@ ProjectFlags& global_project_flags() {
   return flags;
 }
 
-void add_project_flags(CLI::App* cmd, ProjectFlags& f) {
+void add_project_flags(CLI::App* cmd, ProjectFlags& f, bool short_project_name) {
   cmd->add_option("-f,--file", f.files, "Compose configuration files")->allow_extra_args(false);
-  cmd->add_option("-p,--project-name", f.project_name, "Project name");
+  cmd->add_option(short_project_name ? "-p,--project-name" : "--project-name", f.project_name, "Project name");
   cmd->add_option("--project-directory", f.project_directory, "Specify an alternate working directory");
   cmd->add_option("--env-file", f.env_files, "Specify an alternate environment file")->allow_extra_args(false);
   cmd->add_option("--profile", f.profiles, "Specify a profile to enable")->allow_extra_args(false);

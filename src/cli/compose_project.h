@@ -23,7 +23,9 @@ struct ProjectFlags {
 ProjectFlags& global_project_flags();
 void add_global_project_flags(CLI::App& app);
 // Adds the same flags to one verb, writing into `flags` (merged with the global ones by merged()).
-void add_project_flags(CLI::App* cmd, ProjectFlags& flags);
+// short_project_name false: `run`, whose -p is --publish (as in Compose; a -p before the verb
+// still names the project).
+void add_project_flags(CLI::App* cmd, ProjectFlags& flags, bool short_project_name = true);
 ProjectFlags merged(const ProjectFlags& local);
 
 // Loads the Compose project (exit 14 when no file, 15 when invalid); warnings go to stderr.

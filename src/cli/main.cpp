@@ -27,7 +27,7 @@ struct CommandGroup {
 };
 
 const CommandGroup kGroups[] = {
-    {{"up", "down"}, berth::cli::add_compose_commands},
+    {{"up", "down", "run"}, berth::cli::add_compose_commands},
     {{"container"}, berth::cli::add_container_commands},
     {{"image"}, berth::cli::add_image_commands},
     {{"volume"}, berth::cli::add_volume_commands},

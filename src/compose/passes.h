@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "berth/compose/diagnostics.h"
+#include "berth/compose/loader.h"
 #include "berth/compose/node.h"
 #include "berth/util/json.h"
 
@@ -69,7 +70,6 @@ json to_json(const Node& root, Diagnostics& diag);
 std::optional<int64_t> parse_duration_ns(const std::string& s);  // "1m30s" → ns
 std::string format_duration(int64_t ns);                          // Go's time.Duration String()
 std::optional<int64_t> parse_bytes(const std::string& s);         // "50M" → 52428800
-std::vector<std::string> shell_split(const std::string& s, bool& ok);
 
 }  // namespace berth::compose
 

@@ -58,6 +58,11 @@ void down(const std::string& project_name, const compose::Project* project, cons
           engine::remove_container(c.id, true, true);
           emit("Container " + c.name, "Removed");
         } catch (const std::exception& e) {
+          // A `run --rm` container removes itself once stopped: gone is what we wanted.
+          if (!fs::exists(engine::container_paths(c.id).state_dir)) {
+            emit("Container " + c.name, "Removed");
+            return;
+          }
           std::lock_guard<std::mutex> g(mu);
           if (first_error.empty()) first_error = c.name + ": " + e.what();
         }

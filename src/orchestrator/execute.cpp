@@ -20,18 +20,19 @@
 #include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/paths.h"
+#include "internal.h"
 #include "berth/network/store.h"
 #include "berth/volume/store.h"
 
 namespace berth::orchestrator {
-
-namespace {
 
 using Clock = std::chrono::steady_clock;
 
 void emit(const Progress& p, const std::string& object, const std::string& state) {
   if (p.event) p.event(object, state);
 }
+
+namespace {
 
 std::map<std::string, std::string> compose_labels(const std::string& project, const char* kind_label,
                                                   const std::string& key) {
@@ -95,9 +96,10 @@ std::vector<std::string> containers_of(const std::string& project, const std::st
   return ids;
 }
 
-// Blocks until `dep`'s containers satisfy `condition`; throws with the reason otherwise.
+}  // namespace
+
 void wait_condition(const compose::Project& project, const std::string& service, const std::string& dep,
-                    const compose::DependsOn& spec, const Progress& progress, int64_t deadline_ms = 0) {
+                    const compose::DependsOn& spec, const Progress& progress, int64_t deadline_ms) {
   if (spec.condition == "service_started") return;
   auto start = Clock::now();
   for (const auto& id : containers_of(project.name, dep)) {
@@ -135,6 +137,8 @@ void wait_condition(const compose::Project& project, const std::string& service,
   }
 }
 
+namespace {
+
 // Starts the supervisor (with the port sockets bound at create, if any) and waits for its report.
 // port_fds: null for an existing container (its ports are bound again from its plan).
 void start_and_report(const std::string& id, const std::string& name, const std::vector<int>* port_fds,
@@ -153,35 +157,13 @@ void start_and_report(const std::string& id, const std::string& name, const std:
 
 std::string create_container(const compose::Project& project, const compose::Service& svc, int number,
                              const std::string& hash, const ExecuteOptions& options, const Progress& progress) {
-  bool start = options.start;
   ContainerSpec spec = container_spec(project, svc, number, hash, false, options.environment);
   for (const auto& w : spec.warnings) emit(progress, "Service " + svc.name, "warning: " + w);
-  if (!image::Store().find(spec.options.image))
-    throw Error("service \"" + svc.name + "\": no such image: " + spec.options.image,
-                svc.build ? "building images comes later: build it elsewhere and import it with berth image import"
-                          : "import it first: berth image import ROOTFS.tar " + spec.options.image +
-                                " (pulling from registries comes later)",
-                1);
-  for (const auto& [path, file] : spec.files) {
-    fs::mkdir_p(fs::dirname(path), 0700);  // only the file is bound: the container never sees these dirs
-    fs::write_file_atomic(path, file.content, file.mode);
-    if (::chown(path.c_str(), file.uid, file.gid) != 0) throw_errno("chown " + path);
-    if (::chmod(path.c_str(), file.mode) != 0) throw_errno("chmod " + path);  // no umask in the way
-  }
   emit(progress, "Container " + spec.name, "Creating");
-  spec.options.detach = true;
   std::vector<UniqueFd> port_fds;
-  std::string id = engine::create_container(spec.options, &port_fds);
-  try {
-    fs::write_file_atomic(engine::container_paths(id).state_dir + "/" + kServiceConfigFile, svc.raw.dump(), 0600);
-    for (size_t i = 1; i < spec.networks.size(); ++i)
-      engine::connect_container(spec.networks[i].network, id, spec.networks[i].aliases, spec.networks[i].ipv4_address);
-  } catch (...) {
-    engine::remove_container(id, true);
-    throw;
-  }
+  std::string id = create_from_spec(svc, spec, &port_fds);
   emit(progress, "Container " + spec.name, "Created");
-  if (!start) return id;
+  if (!options.start) return id;
   std::vector<int> fds;
   for (const auto& f : port_fds) fds.push_back(f.get());
   start_and_report(id, spec.name, &fds, progress);
@@ -200,6 +182,32 @@ void stop_and_remove(const std::string& id, const std::string& name, int timeout
 }
 
 }  // namespace
+
+std::string create_from_spec(const compose::Service& svc, ContainerSpec& spec, std::vector<UniqueFd>* port_fds) {
+  if (!image::Store().find(spec.options.image))
+    throw Error("service \"" + svc.name + "\": no such image: " + spec.options.image,
+                svc.build ? "building images comes later: build it elsewhere and import it with berth image import"
+                          : "import it first: berth image import ROOTFS.tar " + spec.options.image +
+                                " (pulling from registries comes later)",
+                1);
+  for (const auto& [path, file] : spec.files) {
+    fs::mkdir_p(fs::dirname(path), 0700);  // only the file is bound: the container never sees these dirs
+    fs::write_file_atomic(path, file.content, file.mode);
+    if (::chown(path.c_str(), file.uid, file.gid) != 0) throw_errno("chown " + path);
+    if (::chmod(path.c_str(), file.mode) != 0) throw_errno("chmod " + path);  // no umask in the way
+  }
+  spec.options.detach = true;
+  std::string id = engine::create_container(spec.options, port_fds);
+  try {
+    fs::write_file_atomic(engine::container_paths(id).state_dir + "/" + kServiceConfigFile, svc.raw.dump(), 0600);
+    for (size_t i = 1; i < spec.networks.size(); ++i)
+      engine::connect_container(spec.networks[i].network, id, spec.networks[i].aliases, spec.networks[i].ipv4_address);
+  } catch (...) {
+    engine::remove_container(id, true);
+    throw;
+  }
+  return id;
+}
 
 void execute(const compose::Project& project, const Plan& plan, const ExecuteOptions& options,
              const Progress& progress) {

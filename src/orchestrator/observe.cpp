@@ -5,6 +5,7 @@
 
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
+#include "berth/image/store.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/fs.h"
 #include "berth/volume/store.h"
@@ -53,6 +54,14 @@ Observed observe(const std::string& project_name) {
   for (const auto& n : engine::list_networks()) out.networks.insert(n.value("Name", ""));
   for (const auto& v : volume::Store().list()) out.volumes.insert(v.name);
   return out;
+}
+
+std::map<std::string, std::string> local_image_ids(const compose::Project& project) {
+  std::map<std::string, std::string> ids;
+  image::Store images;
+  for (const auto& svc : project.services)
+    if (auto img = images.find(svc.image.empty() ? project.name + "-" + svc.name : svc.image)) ids[svc.name] = img->id;
+  return ids;
 }
 
 std::vector<std::string> project_names() {

@@ -185,6 +185,25 @@ expect_true "app is running" running deps-app-1
 capture berth container logs deps-app-1
 expect_eq "app saw the migration's result" migrated "$OUT"
 TIMEOUT=120 expect_rc "down deps" 0 berth down -v
+
+# --- run: one-off containers ------------------------------------------------------------------
+TIMEOUT=120 expect_rc "run returns the one-off's exit code" 3 \
+  berth run --rm -e EXTRA=cli app sh -c 'cat /shared/done; echo "EXTRA=$EXTRA"; nslookup db >/dev/null && echo db-resolves; exit 3'
+expect_match "the dependencies ran first: the one-shot's result" "migrated" "$OUT"
+expect_match "-e reaches the one-off" "EXTRA=cli" "$OUT"
+expect_match "the one-off reaches a dependency by name" "db-resolves" "$OUT"
+expect_match "it waited for the healthy dependency" "deps-db-1 +Healthy" "$ERR"
+expect_eq "--rm removed the one-off; only the dependencies stay" "deps-db-1 deps-migrate-1" \
+  "$(berth ps -a --format json | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["Name"] for l in sys.stdin if l.strip())))')"
+expect_rc "run -d" 0 berth run -d --name job app sleep 600
+expect_match "run -d prints the container id" '^[0-9a-f]{64}$' "$OUT"
+expect_eq "the one-off is labelled oneoff" job "$(berth container ls --filter label=com.docker.compose.oneoff=True --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["Names"])')"
+capture bash -c "echo piped | '$BERTH_BIN' run --rm -T --no-deps app cat"
+expect_eq "stdin reaches a one-off (-T)" piped "$OUT"
+expect_rc "an unknown service" 1 berth run --rm nosuch true
+expect_match "is named" "no such service: nosuch" "$ERR"
+TIMEOUT=120 expect_rc "down removes one-off containers too" 0 berth down -v
+expect_eq "nothing of the project is left" 0 "$(count_containers)"
 cat >compose.yaml <<EOF
 name: sick
 services:

@@ -47,5 +47,8 @@ bool is_valid_project_name(const std::string& name);
 
 // Renders `model` as Compose's canonical YAML (sorted keys, `name:` first).
 std::string to_yaml(const json& model);
+// POSIX-shell-like word splitting (quotes, backslashes), as Compose does for a string `command:`
+// and for `run --entrypoint`; ok = false on an unterminated quote.
+std::vector<std::string> shell_split(const std::string& s, bool& ok);
 
 }  // namespace berth::compose

@@ -13,6 +13,7 @@
 
 #include "berth/compose/project.h"
 #include "berth/engine/container_options.h"
+#include "berth/util/fd.h"
 #include "berth/util/json.h"
 
 namespace berth::orchestrator {
@@ -87,6 +88,8 @@ struct Observed {
 };
 Observed observe(const std::string& project_name);
 std::vector<std::string> project_names();  // every project with containers (berth ls)
+// service -> the id of the local image its container would get (absent: not imported yet).
+std::map<std::string, std::string> local_image_ids(const compose::Project& project);
 
 // ---- reconcile (pure) ----
 struct UpOptions {
@@ -134,6 +137,29 @@ struct ExecuteOptions {
 // Runs the plan; throws berth::Error with the reason when a step or a dependency condition fails.
 void execute(const compose::Project& project, const Plan& plan, const ExecuteOptions& options,
              const Progress& progress);
+
+// ---- run: one-off containers ----
+struct RunOptions {
+  std::string service;
+  std::optional<std::vector<std::string>> command;  // replaces the service's command
+  std::optional<std::string> entrypoint;            // replaces the service's ("" = none), shell words
+  std::vector<std::string> env;                      // KEY=VALUE; KEY alone takes the caller's value
+  std::vector<std::string> labels, volumes, publish;
+  std::string name, user, workdir;
+  bool no_deps = false, service_ports = false, use_aliases = false;
+  bool remove = false, detach = false, tty = false, interactive = true;
+};
+struct OneOff {
+  std::string id, name;
+  engine::ContainerOptions options;  // what the container was made from (tty, stdin for attaching)
+  std::vector<UniqueFd> port_fds;    // bound at create; the start hands them to the supervisor
+};
+// `berth run`: brings the service's dependencies up as `up` would (unless no_deps), waits for the
+// service's depends_on conditions, then creates (does not start) the one-off container
+// <project>-<service>-run-<12 hex>: no restart policy, the service's ports only with
+// service_ports, no network aliases unless use_aliases (Compose's rules).
+OneOff create_oneoff(const compose::Project& project, const RunOptions& options, const ExecuteOptions& exec,
+                     const Progress& progress);
 
 // ---- down ----
 struct DownOptions {

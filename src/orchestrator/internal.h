@@ -1,0 +1,20 @@
+// Helpers shared by execute.cpp and run.cpp; not part of the orchestrator's interface.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "berth/orchestrator/orchestrator.h"
+#include "berth/util/fd.h"
+
+namespace berth::orchestrator {
+
+void emit(const Progress& progress, const std::string& object, const std::string& state);
+// Blocks until `dep`'s containers satisfy the depends_on condition of `service`; throws with the
+// reason (the dependency's last probe output, its exit code) otherwise. deadline_ms 0: no limit.
+void wait_condition(const compose::Project& project, const std::string& service, const std::string& dep,
+                    const compose::DependsOn& spec, const Progress& progress, int64_t deadline_ms = 0);
+// Writes the spec's generated files, creates the container (not started; its published ports are
+// bound into port_fds), joins its other networks and records the service config beside it.
+std::string create_from_spec(const compose::Service& svc, ContainerSpec& spec, std::vector<UniqueFd>* port_fds);
+
+}  // namespace berth::orchestrator
