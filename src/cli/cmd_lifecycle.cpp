@@ -38,6 +38,15 @@ void start_container_detached(const std::string& id) {
 
 void add_container_lifecycle_commands(CLI::App& container) {
   {
+    auto* cmd = container.add_subcommand("rename", "Rename a container");
+    auto names = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("CONTAINER NEW_NAME", *names, "The container and its new name")->required()->expected(2);
+    cmd->callback([names] {
+      engine::require_root();
+      engine::rename_container((*names)[0], (*names)[1]);
+    });
+  }
+  {
     auto* cmd = container.add_subcommand("start", "Start one or more stopped containers");
     auto refs = std::make_shared<std::vector<std::string>>();
     auto attach_flag = std::make_shared<bool>(false);

@@ -593,4 +593,23 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   return id;
 }
 
+void rename_container(const std::string& ref, const std::string& new_name) {
+  std::string id = resolve_container(ref);
+  validate_name(new_name);
+  std::string name = new_name[0] == '/' ? new_name.substr(1) : new_name;
+  StoreLock names_lock(paths::state_root() + "/locks", "names");
+  const std::string record_path = container_paths(id).state_dir + "/config.json";
+  json record = load_json_file(record_path);
+  std::string old_name = record.value("Name", "/");
+  if (old_name == "/" + name) return;
+  if (name_taken(name))
+    throw Error("Conflict. The container name \"/" + name + "\" is already in use",
+                "remove (or rename) that container to be able to reuse that name", 1);
+  record["Name"] = "/" + name;
+  save_json_atomic(record_path, record);
+  // DNS on user networks answers to the new name from now on.
+  network::NetworkStore networks(paths::state_root());
+  for (const auto& net : networks.networks_of(id)) networks.rename_endpoint(net, id, old_name.substr(1), name);
+}
+
 }  // namespace berth::engine

@@ -368,6 +368,21 @@ void NetworkStore::detach(const std::string& network, const std::string& contain
   save_record(root_, *record);
 }
 
+void NetworkStore::rename_endpoint(const std::string& network, const std::string& container_id,
+                                   const std::string& old_name, const std::string& new_name) {
+  FileLock lock(root_ + "/locks", "networks");
+  auto record = find_in(root_, network);
+  if (!record) return;
+  json& containers = (*record)["Containers"];
+  if (!containers.is_object() || !containers.contains(container_id)) return;
+  json& endpoint = containers[container_id];
+  endpoint["Name"] = new_name;
+  if (endpoint.contains("DNSNames") && endpoint["DNSNames"].is_array())
+    for (auto& n : endpoint["DNSNames"])
+      if (n == old_name) n = new_name;
+  save_record(root_, *record);
+}
+
 std::vector<std::string> NetworkStore::networks_of(const std::string& container_id) const {
   std::vector<std::string> names;
   for (const auto& record : list()) {

@@ -14,6 +14,7 @@
 
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
+#include "berth/engine/options.h"
 #include "berth/image/store.h"
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/error.h"
@@ -22,6 +23,7 @@
 #include "berth/util/paths.h"
 #include "internal.h"
 #include "berth/network/store.h"
+#include "berth/volume/mounts.h"
 #include "berth/volume/store.h"
 
 namespace berth::orchestrator {
@@ -170,6 +172,85 @@ std::string create_container(const compose::Project& project, const compose::Ser
   return id;
 }
 
+// Compose keeps a recreated container's anonymous volumes (the image's VOLUMEs, `volumes:
+// [/path]`): the new container mounts the old one's at the same targets, unless the service now
+// mounts something named or a host path there. Compose's --renew-anon-volumes is not offered yet.
+void inherit_anonymous_volumes(const std::string& old_id, ContainerSpec& spec) {
+  const json old_mounts = engine::view_container(old_id).record.value("Mounts", json::array());
+  std::vector<std::string> image_volumes;
+  if (auto img = image::Store().find(spec.options.image)) image_volumes = img->config.volumes;
+  auto anonymous_volume_flag = [](const std::string& v) {
+    auto b = engine::parse_volume_flag(v);
+    return b.named && b.name.empty();
+  };
+  auto anonymous_mount_flag = [](const std::string& m) {
+    auto r = volume::parse_mount_flag(m);
+    return r.type == "volume" && r.source.empty();
+  };
+  volume::Store store;
+  for (const auto& m : old_mounts) {
+    if (m.value("Type", "") != "volume") continue;
+    auto v = store.find(m.value("Name", ""));
+    if (!v || !v->anonymous) continue;
+    const std::string target = m.value("Destination", "");
+    bool explicit_mount = false, anonymous_request = false;
+    for (const auto& flag : spec.options.volumes) {
+      if (engine::parse_volume_flag(flag).target != target) continue;
+      (anonymous_volume_flag(flag) ? anonymous_request : explicit_mount) = true;
+    }
+    for (const auto& flag : spec.options.mounts) {
+      if (volume::parse_mount_flag(flag).target != target) continue;
+      (anonymous_mount_flag(flag) ? anonymous_request : explicit_mount) = true;
+    }
+    bool image_volume = std::find(image_volumes.begin(), image_volumes.end(), target) != image_volumes.end();
+    if (explicit_mount || (!anonymous_request && !image_volume)) continue;
+    std::erase_if(spec.options.volumes, [&](const std::string& f) {
+      return anonymous_volume_flag(f) && engine::parse_volume_flag(f).target == target;
+    });
+    std::erase_if(spec.options.mounts, [&](const std::string& f) {
+      return anonymous_mount_flag(f) && volume::parse_mount_flag(f).target == target;
+    });
+    spec.options.mounts.push_back("type=volume,source=" + v->name + ",target=" + target +
+                                  (m.value("RW", true) ? "" : ",readonly"));
+  }
+}
+
+// Compose's order: stop the old container, rename it out of the way, create the new one (with
+// the old one's anonymous volumes), remove the old one, start the new one. A failed create puts
+// the old name back, so the project never loses its container.
+void recreate_container(const compose::Project& project, const compose::Service& svc, const Action& a,
+                        const ExecuteOptions& options, const Progress& progress) {
+  emit(progress, "Container " + a.container_name, "Recreate");
+  emit(progress, "Container " + a.container_name, "Stopping");
+  if (engine::stop_container(a.container_id, options.stop_timeout_s >= 0 ? std::optional<int>(options.stop_timeout_s)
+                                                                        : std::nullopt))
+    engine::wait_container(a.container_id);
+  emit(progress, "Container " + a.container_name, "Stopped");
+  engine::rename_container(a.container_id, short_id(a.container_id) + "_" + a.container_name);
+  ContainerSpec spec = container_spec(project, svc, a.number, a.config_hash, false, options.environment);
+  for (const auto& w : spec.warnings) emit(progress, "Service " + svc.name, "warning: " + w);
+  std::vector<UniqueFd> port_fds;
+  std::string id;
+  try {
+    inherit_anonymous_volumes(a.container_id, spec);
+    emit(progress, "Container " + spec.name, "Creating");
+    id = create_from_spec(svc, spec, &port_fds);
+  } catch (...) {
+    try {
+      engine::rename_container(a.container_id, a.container_name);
+    } catch (...) {
+    }
+    throw;
+  }
+  emit(progress, "Container " + spec.name, "Created");
+  engine::remove_container(a.container_id, true, false);
+  emit(progress, "Container " + a.container_name, "Recreated");
+  if (!options.start) return;
+  std::vector<int> fds;
+  for (const auto& f : port_fds) fds.push_back(f.get());
+  start_and_report(id, spec.name, &fds, progress);
+}
+
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
                      const Progress& progress) {
   emit(progress, "Container " + name, "Stopping");
@@ -257,11 +338,7 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
       if (a.service != name) continue;
       switch (a.kind) {
         case ActionKind::Create: create_container(project, svc, a.number, a.config_hash, options, progress); break;
-        case ActionKind::Recreate:
-          emit(progress, "Container " + a.container_name, "Recreate");
-          stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress);
-          create_container(project, svc, a.number, a.config_hash, options, progress);
-          break;
+        case ActionKind::Recreate: recreate_container(project, svc, a, options, progress); break;
         case ActionKind::Start:
           if (options.start) start_and_report(a.container_id, a.container_name, nullptr, progress);
           break;

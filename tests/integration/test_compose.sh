@@ -23,6 +23,7 @@ services:
     command: ["sh", "-c", "echo web-page >/index.html; exec httpd -f -p 80 -h /"]
     ports: ["127.0.0.1:18180:80"]
     networks: [front]
+    volumes: ["/cache"]  # anonymous: kept across a recreate, as Compose does
     environment:
       GREETING: hello
   api:
@@ -125,6 +126,7 @@ db_id=$(container_id conf-db-1)
 TIMEOUT=60 expect_rc "up -d again with no change" 0 berth up -d
 expect_eq "web untouched" "$web_id" "$(container_id conf-web-1)"
 expect_no_match "nothing was recreated" "Recreate|Creating" "$ERR"
+berth container exec conf-web-1 sh -c 'echo from-the-first-web >/cache/mark; sync'
 sed -i 's/GREETING: hello/GREETING: bonjour/' "$P/compose.yaml"
 expect_rc "up --dry-run after changing web's environment" 0 berth up -d --dry-run
 expect_match "the plan says why web is recreated" "recreate conf-web-1 .*environment\.GREETING changed" "$OUT"
@@ -133,6 +135,10 @@ TIMEOUT=60 expect_rc "up -d after the change" 0 berth up -d
 expect_true "web was recreated" test "$web_id" != "$(container_id conf-web-1)"
 expect_eq "db was not" "$db_id" "$(container_id conf-db-1)"
 expect_eq "the new environment" bonjour "$(berth container exec conf-web-1 sh -c 'echo $GREETING')"
+expect_eq "the recreated web kept its anonymous volume" from-the-first-web "$(berth container exec conf-web-1 cat /cache/mark)"
+expect_match "recreate order: the old one stopped before the new one was created" \
+  "conf-web-1 +Stopped.*conf-web-1 +Created.*conf-web-1 +Recreated" "$(printf '%s' "$ERR" | tr '\n' ' ')"
+expect_no_match "the renamed old container is gone" "_conf-web-1" "$(berth container ls -a)"
 
 # --- down: nothing left, named volumes survive; down -v removes them --------------------------
 berth container exec conf-api-1 sh -c 'echo kept >/data/f; sync'
@@ -146,6 +152,7 @@ expect_rc "the volume's data is back" 0 berth container exec conf-api-1 cat /dat
 expect_eq "kept data" kept "$OUT"
 TIMEOUT=120 expect_rc "down -v" 0 berth down -v
 expect_no_match "down -v removed the volume" "conf_data" "$(berth volume ls)"
+expect_eq "and the anonymous ones" "" "$(berth volume ls -q)"
 if leaks=$(leak_check); then pass "after down: no container, network, veth, mount, cgroup or supervisor left"; else fail "after down: nothing left" "$leaks"; fi
 
 # --- depends_on conditions and --wait -------------------------------------------------------

@@ -85,4 +85,11 @@ capture berth container ls -a
 expect_true "after the reboot, always is running again" wait_for 10 status_is reboot-always running
 expect_eq "unless-stopped that was stopped stays down" exited "$(inspect_field reboot-stopped State.Status)"
 
+# --- rename --------------------------------------------------------------------------------------
+expect_rc "rename" 0 berth container rename reboot-always renamed-always
+expect_eq "the new name is the container's" running "$(inspect_field renamed-always State.Status)"
+expect_rc "the old name is free" 1 berth inspect reboot-always
+expect_rc "renaming onto a taken name" 1 berth container rename renamed-always reboot-stopped
+expect_match "says so" 'name "/reboot-stopped" is already in use' "$ERR"
+
 done_testing

@@ -50,6 +50,9 @@ ContainerView view_container(const std::string& id);
 // Removes cgroups, run and state dirs. Returns false when there was nothing to remove.
 // remove_volumes (`rm -v`): also removes the container's anonymous volumes that nothing else uses.
 void remove_container(const std::string& id, bool force, bool remove_volumes = false);
+// `container rename`: the record's name and the DNS name on its user networks (exit 1 when the
+// name is taken, as Docker).
+void rename_container(const std::string& ref, const std::string& new_name);
 // Removes what creates that were killed left (directories without a record); returns the ids.
 std::vector<std::string> remove_incomplete_containers();
 // Removes stopped containers and leftovers no record points to (cgroups, run dirs). Returns ids.

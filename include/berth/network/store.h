@@ -75,6 +75,9 @@ class NetworkStore {
   Endpoint attach(const std::string& network, const EndpointRequest& req);
   // Under the lock: forget the container's endpoint (no error when absent).
   void detach(const std::string& network, const std::string& container_id);
+  // The endpoint's container name and the DNS name that was the old name (container rename).
+  void rename_endpoint(const std::string& network, const std::string& container_id, const std::string& old_name,
+                       const std::string& new_name);
   // Every network naming this container (for rm -f and prune after a kill -9).
   std::vector<std::string> networks_of(const std::string& container_id) const;
 
