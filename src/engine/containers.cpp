@@ -248,7 +248,8 @@ std::string resolve_container(const std::string& ref) {
 void remove_container(const std::string& id, bool force, bool remove_volumes) {
   ContainerPaths cp = container_paths(id);
   json state = read_json(cp.run_dir + "/state.json").value_or(json::object());
-  json mounts = read_json(cp.state_dir + "/config.json").value_or(json::object()).value("Mounts", json::array());
+  json record = read_json(cp.state_dir + "/config.json").value_or(json::object());
+  json mounts = record.value("Mounts", json::array());
   if (fs::exists(cp.state_dir + "/config.json")) {
     ContainerView v = view_container(id);
     if (is_active(v.status)) {
@@ -262,6 +263,12 @@ void remove_container(const std::string& id, bool force, bool remove_volumes) {
   teardown_container_network(id);
   fs::remove_tree(cp.run_dir);
   fs::remove_tree(cp.state_dir);
+  // Its entry in the names index (create.cpp); one left behind (--rm in the supervisor) is stale
+  // and dropped by the next check of that name.
+  if (std::string name = record.value("Name", ""); name.size() > 1) {
+    std::string entry = paths::state_root() + "/names/" + name.substr(1);
+    if (fs::read_file_if_exists(entry) == id) ::unlink(entry.c_str());
+  }
   if (remove_volumes) {
     // Docker's rm -v: anonymous volumes only; one still used elsewhere stays, with a warning.
     volume::Store volumes;

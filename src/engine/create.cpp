@@ -148,16 +148,38 @@ std::string generate_name() {
   return std::string(adjectives[a]) + "_" + nouns[n] + "_" + id.substr(4, 4);
 }
 
-bool name_taken(const std::string& name) {
+// The names index: <root>/names/<name> holds the id of the container with that name, written
+// under the names lock, so that a create checks one file instead of reading every record (which
+// made `up` of a large stack quadratic). A file whose container is gone or was renamed is stale.
+std::string names_dir() { return paths::state_root() + "/names"; }
+
+// State written before the index existed: built once from the records, under the names lock.
+void index_names_once() {
+  if (fs::is_dir(names_dir())) return;
+  const std::string building = names_dir() + ".building";
+  fs::remove_tree(building);
+  fs::mkdir_p(building, 0700);
   for (const auto& id : fs::list_dir(paths::state_root() + "/containers")) {
-    auto rec = fs::read_file_if_exists(paths::state_root() + "/containers/" + id + "/config.json");
-    if (!rec) continue;
-    try {
-      if (json::parse(*rec).value("Name", "") == "/" + name) return true;
-    } catch (...) {
-    }
+    auto rec = read_json_if_valid(paths::state_root() + "/containers/" + id + "/config.json");
+    std::string name = rec ? rec->value("Name", "") : "";
+    if (name.size() > 1) fs::write_file(building + "/" + name.substr(1), id, 0600);
   }
+  if (::rename(building.c_str(), names_dir().c_str()) != 0) throw_errno("rename " + building);
+}
+
+bool name_taken(const std::string& name) {
+  index_names_once();
+  const std::string entry = names_dir() + "/" + name;
+  auto id = fs::read_file_if_exists(entry);
+  if (!id) return false;
+  auto rec = read_json_if_valid(container_paths(*id).state_dir + "/config.json");
+  if (rec && rec->value("Name", "") == "/" + name) return true;
+  ::unlink(entry.c_str());  // stale: its container was removed or renamed
   return false;
+}
+
+void record_name(const std::string& name, const std::string& id) {
+  fs::write_file_atomic(names_dir() + "/" + name, id, 0600);
 }
 
 std::vector<std::string> cap_names_from_mask(uint64_t mask) {
@@ -404,6 +426,8 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   if (!o.name.empty() && name_taken(name))
     throw Error("Conflict. The container name \"/" + name + "\" is already in use",
                 "remove that container (berth container rm " + name + ") or choose another name");
+  if (o.name.empty()) index_names_once();
+  record_name(name, id);
 
   ContainerPaths cp = container_paths(id);
   fs::mkdir_p(paths::state_root() + "/containers", 0700);
@@ -605,8 +629,10 @@ void rename_container(const std::string& ref, const std::string& new_name) {
   if (name_taken(name))
     throw Error("Conflict. The container name \"/" + name + "\" is already in use",
                 "remove (or rename) that container to be able to reuse that name", 1);
+  record_name(name, id);
   record["Name"] = "/" + name;
   save_json_atomic(record_path, record);
+  ::unlink((names_dir() + "/" + old_name.substr(1)).c_str());
   // DNS on user networks answers to the new name from now on.
   network::NetworkStore networks(paths::state_root());
   for (const auto& net : networks.networks_of(id)) networks.rename_endpoint(net, id, old_name.substr(1), name);

@@ -140,7 +140,10 @@ void restore_after_reboot() {
   recorded = fs::read_file_if_exists(file);
   if (recorded && *recorded == now) return;  // another command restored meanwhile
   // Only a changed boot id is a reboot; the first command on a fresh root has nothing to do.
-  if (recorded) restore_containers();
+  if (recorded) {
+    restore_containers();
+    sync_outbound_nat();  // the kernel forgot table inet berth in the reboot
+  }
   fs::write_file_atomic(file, now, 0600);
 }
 

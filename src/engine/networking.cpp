@@ -2,11 +2,14 @@
 #include "berth/engine/networking.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "berth/engine/engine.h"
+#include "berth/network/nat.h"
 #include "berth/network/netlink.h"
 #include "berth/network/netns.h"
 #include "berth/util/error.h"
+#include "berth/util/file_lock.h"
 #include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/paths.h"
@@ -100,6 +103,57 @@ void update_launch_plan_networks(const std::string& id, const std::vector<std::s
   fs::write_file_atomic(path, plan.dump(), 0600);
 }
 
+// ---- opt-in outbound NAT (docs/networking.md): table inet berth follows the records ----
+
+void warn(const Error& e, const char* what) {
+  std::fprintf(stderr, "berth: warning: %s: %s\n", what, e.what());
+  if (!e.hint().empty()) std::fprintf(stderr, "  hint: %s\n", e.hint().c_str());
+}
+
+}  // namespace
+
+// Rebuilds the whole table from every bridge network record. Serialised, so the last writer
+// read the records after every earlier change. A failure warns: the network itself works
+// locally, and forwarding is only turned on once the isolating rules are in.
+void sync_outbound_nat() {
+  try {
+    if (!network::outbound_nat_enabled()) return;
+    FileLock lock(paths::state_root() + "/locks", "outbound-nat");
+    std::vector<network::NatNetwork> nets;
+    for (const auto& rec : store().list()) {
+      if (rec.value("Driver", "bridge") != "bridge" || rec.value("BridgeName", "").empty()) continue;
+      const json& cfg = rec["IPAM"]["Config"];
+      if (!cfg.is_array() || cfg.empty()) continue;
+      nets.push_back({record_name(rec), rec.value("BridgeName", ""), cfg[0].value("Subnet", ""),
+                      rec.value("Internal", false)});
+    }
+    network::apply_outbound_nat(nets, false);
+  } catch (const Error& e) {
+    warn(e, "outbound NAT not applied");
+  }
+}
+
+namespace {
+
+// A new bridge network: with NAT on, the table gains it; off, say once why nothing gets out.
+void after_bridge_network_created(const json& rec) {
+  bool enabled = false;
+  try {
+    enabled = network::outbound_nat_enabled();
+  } catch (const Error& e) {
+    warn(e, "outbound NAT setting");
+    return;
+  }
+  if (enabled) {
+    sync_outbound_nat();
+  } else if (!rec.value("Internal", false)) {
+    std::fprintf(stderr,
+                 "berth: hint: containers on network %s cannot reach beyond this host: outbound NAT is off "
+                 "(set BERTH_OUTBOUND_NAT=1; see docs/networking.md)\n",
+                 record_name(rec).c_str());
+  }
+}
+
 }  // namespace
 
 std::vector<network::Ipv4Net> host_routes() {
@@ -118,7 +172,9 @@ std::string default_bridge_device() {
 json ensure_default_network() {
   auto st = store();
   if (auto rec = st.find(network::kDefaultBridgeNetwork)) return *rec;
-  return st.ensure_default(host_routes(), default_bridge_device());
+  json rec = st.ensure_default(host_routes(), default_bridge_device());
+  after_bridge_network_created(rec);
+  return rec;
 }
 
 json create_network(network::NetworkSpec spec) {
@@ -133,6 +189,7 @@ json create_network(network::NetworkSpec spec) {
     store().remove(record_name(rec), true);
     throw;
   }
+  after_bridge_network_created(rec);
   return rec;
 }
 
@@ -147,6 +204,7 @@ void remove_network(const std::string& ref) {
     throw Error("bridge is a pre-defined network and cannot be removed", "");
   store().remove(name);
   network::remove_bridge(rec.value("BridgeName", ""));
+  sync_outbound_nat();
 }
 
 std::vector<std::string> prune_networks() {
@@ -163,6 +221,7 @@ std::vector<std::string> prune_networks() {
       // gained an endpoint meanwhile: it is in use
     }
   }
+  if (!removed.empty()) sync_outbound_nat();
   return removed;
 }
 

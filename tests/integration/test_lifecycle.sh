@@ -91,5 +91,9 @@ expect_eq "the new name is the container's" running "$(inspect_field renamed-alw
 expect_rc "the old name is free" 1 berth inspect reboot-always
 expect_rc "renaming onto a taken name" 1 berth container rename renamed-always reboot-stopped
 expect_match "says so" 'name "/reboot-stopped" is already in use' "$ERR"
+expect_rc "a --rm container's name" 0 berth container run --rm --name short-lived "$IMAGE" true
+expect_rc "is free again once it is gone" 0 berth container run --rm --name short-lived "$IMAGE" true
+expect_rc "a renamed container's old name is free" 0 berth container run -d --name reboot-always "$IMAGE" sleep 60
+expect_rc "its new name is still taken" 125 berth container run -d --name renamed-always "$IMAGE" true
 
 done_testing

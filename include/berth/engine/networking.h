@@ -26,6 +26,9 @@ std::vector<network::Ipv4Net> host_routes();
 // state root, else a name derived from the root, so test roots never share a bridge.
 json ensure_default_network();
 std::string default_bridge_device();
+// Opt-in outbound NAT (docs/networking.md): when the setting is on, table inet berth is rebuilt
+// from every bridge record; a failure only warns. Called after network changes and a reboot.
+void sync_outbound_nat();
 
 // ---- one container ----
 struct NetworkRequest {
