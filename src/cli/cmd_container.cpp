@@ -233,6 +233,7 @@ void add_container_commands(CLI::App& app) {
   container->require_subcommand(1);
   add_logs_command(*container);
   add_exec_command(*container);
+  add_copy_command(*container);
   add_port_command(*container);
 
   auto opts = std::make_shared<engine::ContainerOptions>();

@@ -38,6 +38,7 @@ const CommandGroup kGroups[] = {
     {{"ps", "logs", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "exec", "top", "port",
       "images", "ls", "wait"},
      berth::cli::add_compose_ops_commands},
+    {{"cp"}, berth::cli::add_compose_copy_command},
 };
 
 // The first word after the global flags (those taking a separate value are skipped with it).
