@@ -1,6 +1,7 @@
 // down: stop and remove the project's containers (in reverse dependency order when the file is
 // known), then its networks, and with -v its named volumes; --rmi removes images.
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -21,13 +22,20 @@ void down(const std::string& project_name, const compose::Project* project, cons
     if (progress.event) progress.event(object, state);
   };
   Observed observed = observe(project_name);
-  // Dependents before their dependencies.
-  std::vector<std::string> order;
-  if (project) order = dependency_order(*project, {}, true);
-  std::reverse(order.begin(), order.end());
+  // Dependents before their dependencies: by depth (a service without dependencies is 0, else
+  // one more than its deepest dependency), deepest first. Services of one depth never depend on
+  // each other, so they go together.
+  std::map<std::string, int> depth;
+  if (project)
+    for (const auto& name : dependency_order(*project, {}, true)) {  // dependencies come first
+      int d = 0;
+      for (const auto& [dep, spec] : project->service(name)->depends_on)
+        if (auto it = depth.find(dep); it != depth.end()) d = std::max(d, it->second + 1);
+      depth[name] = d;
+    }
   auto rank = [&](const ObservedContainer& c) {
-    auto it = std::find(order.begin(), order.end(), c.service);
-    return it == order.end() ? -1 : static_cast<int>(it - order.begin());
+    auto it = depth.find(c.service);
+    return it == depth.end() ? -1000000 : -it->second;  // containers of unknown services first
   };
   std::vector<ObservedContainer> doomed;
   for (const auto& c : observed.containers) {
