@@ -77,9 +77,13 @@ void down(const std::string& project_name, const compose::Project* project, cons
       });
     }
     for (auto& t : threads) t.join();
-    for (size_t k = i; k < j; ++k)
-      // --rmi local: images Compose built (no `image:`); Berth builds none yet, so only --rmi all removes.
-      if (options.rmi == "all") images.insert(doomed[k].labels.value(kImageLabel, ""));
+    for (size_t k = i; k < j; ++k) {
+      // --rmi local: only the images Compose names itself, <project>-<service>, for services with
+      // `build:` and no `image:` (built elsewhere and imported under that name, until Berth builds).
+      std::string image = doomed[k].labels.value(kImageLabel, "");
+      bool local = image == project_name + "-" + doomed[k].service || image == project_name + "-" + doomed[k].service + ":latest";
+      if (options.rmi == "all" || (options.rmi == "local" && local)) images.insert(image);
+    }
     i = j;
   }
   if (!first_error.empty()) throw Error("cannot remove container " + first_error, "retry berth down", 1);

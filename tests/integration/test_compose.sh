@@ -211,6 +211,26 @@ expect_rc "an unknown service" 1 berth run --rm nosuch true
 expect_match "is named" "no such service: nosuch" "$ERR"
 TIMEOUT=120 expect_rc "down removes one-off containers too" 0 berth down -v
 expect_eq "nothing of the project is left" 0 "$(count_containers)"
+
+# --- down --rmi local: only the images Compose names itself (services with build: and no image:)
+mkdir -p "$TEST_TMP/rmi" && cd "$TEST_TMP/rmi" || bail_out "cd"
+cat >compose.yaml <<EOF
+name: rmi
+services:
+  built:
+    build: .
+    init: true
+    command: ["sleep", "600"]
+  plain:
+    image: $IMAGE
+    init: true
+    command: ["sleep", "600"]
+EOF
+berth image tag "$IMAGE" rmi-built
+TIMEOUT=60 expect_rc "up -d with an image named for a build: service" 0 berth up -d
+TIMEOUT=60 expect_rc "down --rmi local" 0 berth down --rmi local
+expect_no_match "removed the project's own image" "rmi-built" "$(berth image ls)"
+expect_rc "kept the image the file names" 0 berth image inspect "$IMAGE"
 cat >compose.yaml <<EOF
 name: sick
 services:
