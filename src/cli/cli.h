@@ -33,7 +33,10 @@ void add_compose_ops_commands(CLI::App& app);  // cmd_compose_ops.cpp: ps, logs,
 #include "berth/engine/container_options.h"
 
 namespace berth::cli {
-int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id);
+// started_here: we started it (read its start report; return when the supervisor is done, after
+// --rm); false: attached to a running container (return at its exit; our EOF keeps its stdin).
+int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id,
+                            bool started_here = true);
 
 }  // namespace berth::cli
 

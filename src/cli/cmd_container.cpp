@@ -106,7 +106,8 @@ void send_window_size(int sock) {
 // container's exit code once the supervisor is done (after --rm cleanup).
 }  // namespace
 
-int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id) {
+int attach_container_stream(int sock, const engine::ContainerOptions& o, const std::string& id, bool print_id,
+                            bool started_here) {
   sigset_t mask;
   sigemptyset(&mask);
   // Forwarded signals must reach the signalfd even when our parent ignored them (a background
@@ -119,7 +120,7 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
   int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
   ::signal(SIGPIPE, SIG_IGN);
 
-  engine::read_start_report(sock, id);
+  if (started_here) engine::read_start_report(sock, id);
   if (o.detach) {
     if (print_id) std::printf("%s\n", id.c_str());
     ::close(sock);
@@ -140,7 +141,10 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
       if (!frame) break;  // the supervisor is done
       if (frame->first == Frame::Stdout) write_all(1, frame->second);
       else if (frame->first == Frame::Stderr) write_all(2, frame->second);
-      else if (frame->first == Frame::Exited) exit_code = json::parse(frame->second).value("exit_code", 0);
+      else if (frame->first == Frame::Exited) {
+        exit_code = json::parse(frame->second).value("exit_code", 0);
+        if (!started_here) break;  // attached to a running container: its exit ends the attach
+      }
     }
     if (fds[1].revents) {
       signalfd_siginfo si{};
@@ -155,7 +159,9 @@ int attach_container_stream(int sock, const engine::ContainerOptions& o, const s
       if (n > 0) {
         runtime::send_frame(sock, Frame::Stdin, std::string(buf, static_cast<size_t>(n)));
       } else if (n == 0 || errno != EINTR) {
-        runtime::send_frame(sock, Frame::StdinClose, "");
+        // The end of our input closes the container's only when we started it (run -i); an
+        // attach that ends its input leaves the container's stdin open, as Docker's.
+        if (started_here) runtime::send_frame(sock, Frame::StdinClose, "");
         stdin_open = false;
       }
     }

@@ -38,6 +38,26 @@ void start_container_detached(const std::string& id) {
 
 void add_container_lifecycle_commands(CLI::App& container) {
   {
+    auto* cmd = container.add_subcommand("attach", "Attach local standard input, output, and error streams to a running container (signals are proxied)");
+    auto ref = std::make_shared<std::string>();
+    auto no_stdin = std::make_shared<bool>(false);
+    cmd->add_flag("--no-stdin", *no_stdin, "Do not attach STDIN");
+    cmd->add_option("CONTAINER", *ref, "Container")->required();
+    cmd->callback([ref, no_stdin] {
+      engine::require_root();
+      std::string id = engine::resolve_container(*ref);
+      auto v = engine::view_container(id);
+      if (v.status == "paused") throw Error("You cannot attach to a paused container, unpause it first", "", 1);
+      if (v.status != "running") throw Error("You cannot attach to a stopped container, start it first", "", 1);
+      const json& config = v.record["Config"];
+      engine::ContainerOptions o;
+      o.tty = config.value("Tty", false);
+      o.interactive = config.value("OpenStdin", false) && !*no_stdin;
+      UniqueFd sock = engine::attach_container(id);
+      exit_code() = attach_container_stream(sock.release(), o, id, false, false);
+    });
+  }
+  {
     auto* cmd = container.add_subcommand("rename", "Rename a container");
     auto names = std::make_shared<std::vector<std::string>>();
     cmd->add_option("CONTAINER NEW_NAME", *names, "The container and its new name")->required()->expected(2);

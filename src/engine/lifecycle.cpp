@@ -48,6 +48,22 @@ cgroup::Plan cgroups_of(const std::string& id) {
 
 }  // namespace
 
+UniqueFd attach_container(const std::string& id) {
+  UniqueFd sock = connect_supervisor(id);
+  if (!sock) throw Error("cannot attach to container " + short_id(id) + ": its supervisor does not answer", "", 1);
+  if (!runtime::send_frame(sock.get(), runtime::Frame::Request, json{{"op", "attach"}, {"version", 1}}.dump()))
+    throw Error("cannot attach to container " + short_id(id) + ": the supervisor closed the connection", "", 1);
+  for (;;) {
+    auto frame = runtime::read_frame(sock.get());
+    if (!frame) throw Error("cannot attach to container " + short_id(id) + ": the supervisor closed the connection", "", 1);
+    if (frame->first != runtime::Frame::Response) continue;
+    json resp = json::parse(frame->second);
+    if (!resp.value("ok", false))
+      throw Error("cannot attach to container " + short_id(id) + ": " + resp.value("error", ""), "", 1);
+    return sock;
+  }
+}
+
 std::optional<json> supervisor_request(const std::string& id, json request) {
   UniqueFd sock = connect_supervisor(id);
   if (!sock) return std::nullopt;

@@ -96,4 +96,14 @@ expect_rc "is free again once it is gone" 0 berth container run --rm --name shor
 expect_rc "a renamed container's old name is free" 0 berth container run -d --name reboot-always "$IMAGE" sleep 60
 expect_rc "its new name is still taken" 125 berth container run -d --name renamed-always "$IMAGE" true
 
+# --- attach ----------------------------------------------------------------------------------------
+capture berth container run -d -i --name attached "$IMAGE" sh -c 'while read l; do echo "got:$l"; [ "$l" = quit ] && exit 7; done'
+capture bash -c "(sleep 0.3; echo hello; sleep 0.3; echo quit) | timeout 20 '$BERTH_BIN' container attach attached"
+expect_eq "attach relays stdin and output; the container's exit code is attach's" "7 got:hello got:quit" "$RC $(echo $OUT)"
+expect_rc "attach to a stopped container" 1 berth container attach attached
+expect_match "says so" "cannot attach to a stopped container" "$ERR"
+capture berth container run -d --name attached-out "$IMAGE" sh -c 'sleep 0.5; echo out; echo err >&2; exit 4'
+TIMEOUT=20 expect_rc "attach without stdin returns the exit code" 4 berth container attach --no-stdin attached-out
+expect_eq "stdout and stderr come through" "out err" "$OUT $ERR"
+
 done_testing

@@ -61,6 +61,9 @@ std::vector<std::string> prune_containers();
 // ---- lifecycle, through the container's supervisor (control socket <run>/containers/<id>/ctl.sock) ----
 // Sends one request and returns the response; nullopt when no supervisor answers.
 std::optional<json> supervisor_request(const std::string& id, json request);
+// `container attach`: a stream of the running container's output (Stdout/Stderr frames, then
+// Exited) that also takes Stdin, Signal and Resize frames (runtime/frames.h).
+UniqueFd attach_container(const std::string& id);
 // Stop signal, then SIGKILL after timeout seconds (default: the container's own). Remembered, so
 // unless-stopped and always do not restart it. A container whose supervisor was lost is killed
 // through its cgroups. Returns false when the container was not running.
