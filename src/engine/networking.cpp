@@ -2,6 +2,7 @@
 #include "berth/engine/networking.h"
 
 #include <algorithm>
+#include <regex>
 #include <cstdio>
 
 #include "berth/engine/engine.h"
@@ -228,6 +229,15 @@ std::vector<std::string> prune_networks() {
 std::string netns_path(const std::string& id) { return paths::run_root() + "/netns/" + id; }
 
 void validate_network_request(const NetworkRequest& req) {
+  if (!req.mac.empty()) {
+    static const std::regex mac_re("^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$");
+    if (!std::regex_match(req.mac, mac_re))
+      throw Error("invalid argument \"" + req.mac + "\" for \"--mac-address\" flag: not a valid mac address",
+                  "give six hex pairs, e.g. 02:42:ac:11:00:02");
+    if (!is_bridge_mode(req.mode))
+      throw Error("conflicting options: mac-address and the network mode " + req.mode,
+                  "--mac-address needs a bridge network");
+  }
   if (!is_bridge_mode(req.mode)) {
     if (!req.aliases.empty())
       throw Error("network-scoped aliases are only supported for user-defined networks",
@@ -259,11 +269,11 @@ ContainerNetwork setup_container_network(const std::string& id, const std::strin
   er.container_name = name;
   if (user_network) er.dns_names = dns_names_for(id, name, req.aliases);
   er.requested_ip = req.ip;
+  er.requested_mac = req.mac;  // kept in the record: a restore after a reboot sets it again
   er.host_veth = veth_name(id, 0);
   auto st = store();
   try {
     network::Endpoint ep = st.attach(record_name(rec), er);
-    if (!req.mac.empty()) ep.mac = req.mac;
     std::string ns = netns_path(id);
     fs::mkdir_p(paths::run_root() + "/netns", 0700);
     network::create_netns(ns);

@@ -349,7 +349,7 @@ Endpoint NetworkStore::attach(const std::string& network, const EndpointRequest&
   containers[req.container_id] = {
       {"Name", req.container_name},
       {"EndpointID", random_hex_id()},
-      {"MacAddress", mac_for_address(address)},
+      {"MacAddress", req.requested_mac.empty() ? mac_for_address(address) : req.requested_mac},
       {"IPv4Address", format_cidr({address, net.subnet.prefix})},
       {"IPv6Address", ""},
       {"DNSNames", req.dns_names},

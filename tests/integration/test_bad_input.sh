@@ -34,6 +34,7 @@ bad_run "missing seccomp profile file" 'no-such-profile' --security-opt seccomp=
 bad_run "bind source that does not exist" '/no/such/host/dir' --mount type=bind,source=/no/such/host/dir,target=/data "$IMAGE" true
 bad_run "relative bind target" 'relative|absolute|data' -v /tmp:data "$IMAGE" true
 bad_run "bad --env-file" 'no-such-env-file' --env-file /no-such-env-file "$IMAGE" true
+bad_run "bad --mac-address" 'zz:zz' --mac-address zz:zz "$IMAGE" true
 
 # A used name is refused before anything is created (the first container stays intact).
 expect_rc "a kept container named taken" 0 berth container run --name taken "$IMAGE" true

@@ -165,8 +165,9 @@ expect_match "the refusal names the network's containers" "active endpoints" "$E
 
 # --- restore after a reboot -------------------------------------------------------------------
 expect_rc "a restart=always server on front with a published port" 0 berth container run -d --name keeper --restart always \
-  --network front -p 127.0.0.1:18081:80 "$IMAGE" sh -c 'echo kept >/k.html; httpd -f -p 80 -h /'
+  --network front -p 127.0.0.1:18081:80 --mac-address 02:42:be:47:00:01 "$IMAGE" sh -c 'echo kept >/k.html; httpd -f -p 80 -h /'
 keeper_ip=$(ip_of keeper front)
+expect_eq "--mac-address is eth0's" 02:42:be:47:00:01 "$(berth container exec keeper cat /sys/class/net/eth0/address)"
 simulate_reboot
 # A real reboot loses every namespace, veth and bridge: take them away as well.
 for l in /sys/class/net/bt*; do
@@ -180,6 +181,7 @@ expect_true "keeper is running again" wait_for 10 running keeper
 expect_true "front's bridge is back" test -d "/sys/class/net/$front_bridge"
 expect_eq "keeper kept its address" "$keeper_ip" "$(ip_of keeper front)"
 expect_true "keeper's published port serves again" wait_for 3 http_ok http://127.0.0.1:18081/k.html
+expect_eq "and keeps its --mac-address" 02:42:be:47:00:01 "$(berth container exec keeper cat /sys/class/net/eth0/address)"
 expect_rc "keeper resolves itself through its DNS" 0 berth container exec keeper nslookup keeper
 expect_match "DNS answers after the restore" "Address: $keeper_ip" "$OUT"
 

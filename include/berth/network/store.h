@@ -40,6 +40,7 @@ struct EndpointRequest {
   std::string container_id, container_name;
   std::vector<std::string> dns_names;  // name, aliases, short id: what the DNS responder answers
   std::string requested_ip;            // --ip; empty: next free
+  std::string requested_mac;           // --mac-address; empty: derived from the address
   std::string host_veth;
 };
 
