@@ -75,8 +75,8 @@ std::vector<std::string> dns_names_for(const std::string& id, const std::string&
 }
 
 // The supervisor's view of the networks (DNS records, --rm release) follows connect and
-// disconnect; it takes effect when the supervisor (re)starts, i.e. at once for a container not
-// started yet, as in `up`.
+// disconnect: its DNS responder re-reads the record list when this file changes; the rest takes
+// effect when the supervisor (re)starts.
 void update_launch_plan_networks(const std::string& id, const std::vector<std::string>& order) {
   std::string path = container_paths(id).run_dir + "/launch.json";
   auto text = fs::read_file_if_exists(path);

@@ -168,23 +168,47 @@ struct DnsServer::Impl {
     return static_cast<uint16_t>(rng_state >> 8);
   }
 
+  RecordFile plan_file;  // the launch plan: its "dns" section follows network connect/disconnect
+
+  // Whether f is another file than when last seen (identity, size, mtime); remembers the new one.
+  static bool changed(RecordFile& f) {
+    struct stat st {};
+    bool present = ::stat(f.path.c_str(), &st) == 0;
+    if (present == f.present &&
+        (!present || (st.st_dev == f.dev && st.st_ino == f.ino && st.st_size == f.size &&
+                      st.st_mtim.tv_sec == f.mtime.tv_sec && st.st_mtim.tv_nsec == f.mtime.tv_nsec)))
+      return false;
+    f.present = present;
+    f.dev = present ? st.st_dev : 0;
+    f.ino = present ? st.st_ino : 0;
+    f.size = present ? st.st_size : 0;
+    f.mtime = present ? st.st_mtim : timespec{};
+    return true;
+  }
+
+  // A network connected (or disconnected) after start: the CLI rewrote the plan's record list.
+  void refresh_record_list() {
+    if (plan_file.path.empty() || !changed(plan_file) || !plan_file.present) return;
+    auto text = fs::read_file_if_exists(plan_file.path);
+    if (!text) return;
+    json plan = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (plan.is_discarded() || !plan.contains("dns") || !plan["dns"].is_object()) return;
+    auto paths = plan["dns"].value("Records", std::vector<std::string>{});
+    cfg.forward = plan["dns"].value("Forward", cfg.forward);
+    if (paths == cfg.network_records) return;
+    cfg.network_records = paths;
+    files.clear();
+    for (const auto& path : paths) files.push_back({.path = path});
+    records.assign(files.size(), nullptr);
+  }
+
   void refresh_records() {
+    refresh_record_list();
     for (size_t i = 0; i < files.size(); ++i) {
       RecordFile& f = files[i];
-      struct stat st {};
-      bool present = ::stat(f.path.c_str(), &st) == 0;
-      if (present == f.present &&
-          (!present || (st.st_dev == f.dev && st.st_ino == f.ino && st.st_size == f.size &&
-                        st.st_mtim.tv_sec == f.mtime.tv_sec &&
-                        st.st_mtim.tv_nsec == f.mtime.tv_nsec)))
-        continue;
-      f.present = present;
-      f.dev = present ? st.st_dev : 0;
-      f.ino = present ? st.st_ino : 0;
-      f.size = present ? st.st_size : 0;
-      f.mtime = present ? st.st_mtim : timespec{};
+      if (!changed(f)) continue;
       records[i] = nullptr;
-      if (!present) continue;
+      if (!f.present) continue;
       // Writers replace records atomically, so a read never sees half a file.
       auto text = fs::read_file_if_exists(f.path);
       if (!text) continue;
@@ -347,6 +371,8 @@ DnsServer::DnsServer(DnsConfig cfg) : impl_(new Impl) {
     throw_errno("DNS: getsockname");
   d.bound_port = ntohs(bound.sin_port);
   for (const auto& path : d.cfg.network_records) d.files.push_back({.path = path});
+  d.plan_file.path = d.cfg.launch_plan_path;
+  d.changed(d.plan_file);  // the list above is this version's
   d.records.resize(d.files.size());
   if (::getrandom(&d.rng_state, sizeof d.rng_state, GRND_NONBLOCK) != sizeof d.rng_state ||
       d.rng_state == 0)

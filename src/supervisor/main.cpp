@@ -129,6 +129,7 @@ void Supervisor::start_network_services() {
     c.network_records = plan.dns.value("Records", std::vector<std::string>{});
     c.forward = plan.dns.value("Forward", false);
     c.upstreams = plan.dns.value("Upstreams", std::vector<std::string>{});
+    c.launch_plan_path = plan.run_dir + "/launch.json";
     try {
       sources_.push_back(std::make_unique<network::DnsServer>(c));
     } catch (const std::exception& e) {

@@ -115,7 +115,10 @@ expect_rc "both reaches web on front" 0 berth container exec both timeout 5 wget
 expect_eq "page from front" hello-again "$OUT"
 expect_rc "both reaches db on back" 0 berth container exec both timeout 5 wget -q -O - "http://$db_ip/db.html"
 expect_eq "page from back" db-page "$OUT"
+expect_rc "a network connected while running: its names resolve at once" 0 berth container exec both nslookup db
+expect_match "db's address on back" "Address: $db_ip" "$OUT"
 expect_rc "network disconnect back both" 0 berth network disconnect back both
+expect_rc "after disconnect, back's names no longer resolve" 1 berth container exec both nslookup db
 TIMEOUT=20 expect_fails "after disconnect, back is unreachable" berth container exec both timeout 2 wget -q -O - "http://$db_ip/db.html"
 
 # --- published ports ---------------------------------------------------------------------------

@@ -19,6 +19,9 @@ struct DnsConfig {
   int port = 53;
   std::vector<std::string> network_records;  // <root>/networks/<name>.json of the container
   bool forward = true;                  // false when only on internal networks
+  // The container's launch plan: when its "dns" section changes (network connect/disconnect on a
+  // running container), the record list and forward flag above follow. Empty: fixed at start.
+  std::string launch_plan_path;
   // "ip" or "ip:port". Empty: read from /etc/resolv.conf (dns::upstream_servers). The environment
   // variable BERTH_DNS_UPSTREAM ("ip[:port][,ip[:port]]", loopback allowed: the supervisor
   // forwards from the host namespace) overrides both; tests use it with a local fake upstream.
