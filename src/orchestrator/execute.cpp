@@ -157,19 +157,29 @@ void start_and_report(const std::string& id, const std::string& name, const std:
   emit(progress, "Container " + name, "Started");
 }
 
-std::string create_container(const compose::Project& project, const compose::Service& svc, int number,
-                             const std::string& hash, const ExecuteOptions& options, const Progress& progress) {
+// A container created and not started yet: its published ports stay bound until the start.
+struct Created {
+  std::string id, name;
+  std::vector<UniqueFd> port_fds;
+};
+
+Created create_container(const compose::Project& project, const compose::Service& svc, int number,
+                         const std::string& hash, const ExecuteOptions& options, const Progress& progress) {
   ContainerSpec spec = container_spec(project, svc, number, hash, false, options.environment);
   for (const auto& w : spec.warnings) emit(progress, "Service " + svc.name, "warning: " + w);
   emit(progress, "Container " + spec.name, "Creating");
-  std::vector<UniqueFd> port_fds;
-  std::string id = create_from_spec(svc, spec, &port_fds);
+  Created c;
+  c.id = create_from_spec(svc, spec, &c.port_fds);
+  c.name = spec.name;
   emit(progress, "Container " + spec.name, "Created");
-  if (!options.start) return id;
+  return c;
+}
+
+void start_created(Created& c, const Progress& progress) {
   std::vector<int> fds;
-  for (const auto& f : port_fds) fds.push_back(f.get());
-  start_and_report(id, spec.name, &fds, progress);
-  return id;
+  for (const auto& f : c.port_fds) fds.push_back(f.get());
+  start_and_report(c.id, c.name, &fds, progress);
+  c.port_fds.clear();  // the supervisor holds them now
 }
 
 // Compose keeps a recreated container's anonymous volumes (the image's VOLUMEs, `volumes:
@@ -246,9 +256,8 @@ void recreate_container(const compose::Project& project, const compose::Service&
   engine::remove_container(a.container_id, true, false);
   emit(progress, "Container " + a.container_name, "Recreated");
   if (!options.start) return;
-  std::vector<int> fds;
-  for (const auto& f : port_fds) fds.push_back(f.get());
-  start_and_report(id, spec.name, &fds, progress);
+  Created c{id, spec.name, std::move(port_fds)};
+  start_created(c, progress);
 }
 
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
@@ -327,6 +336,23 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
 
   auto run_service = [&](const std::string& name) {
     const compose::Service& svc = *project.service(name);
+    // New containers are created at once, while their dependencies come up (as Compose creates
+    // before it starts); only the start waits. One that joins another container's namespace
+    // needs that container first, so it is created after the wait.
+    bool joins_another = svc.network_mode.rfind("service:", 0) == 0 || svc.network_mode.rfind("container:", 0) == 0;
+    std::map<int, Created> early;
+    if (!joins_another)
+      for (const auto& a : plan.actions)
+        if (a.service == name && a.kind == ActionKind::Create)
+          early[a.number] = create_container(project, svc, a.number, a.config_hash, options, progress);
+    {
+      std::unique_lock<std::mutex> g(mu);
+      for (const auto& [dep, spec] : svc.depends_on) {
+        if (!in_plan.count(dep)) continue;
+        cv.wait(g, [&, d = dep] { return finished.count(d) > 0; });
+        if (!finished[dep].empty() && spec.required) throw Error("dependency " + dep + " failed", "", 1);
+      }
+    }
     for (const auto& [dep, spec] : svc.depends_on) {
       if (!in_plan.count(dep)) {
         if (!project.service(dep)) continue;  // required: false and absent
@@ -337,7 +363,13 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
     for (const auto& a : plan.actions) {
       if (a.service != name) continue;
       switch (a.kind) {
-        case ActionKind::Create: create_container(project, svc, a.number, a.config_hash, options, progress); break;
+        case ActionKind::Create: {
+          auto it = early.find(a.number);
+          Created c = it != early.end() ? std::move(it->second)
+                                        : create_container(project, svc, a.number, a.config_hash, options, progress);
+          if (options.start) start_created(c, progress);
+          break;
+        }
         case ActionKind::Recreate: recreate_container(project, svc, a, options, progress); break;
         case ActionKind::Start:
           if (options.start) start_and_report(a.container_id, a.container_name, nullptr, progress);
@@ -354,24 +386,10 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
   std::unique_lock<std::mutex> lock(mu);
   while (finished.size() < plan.service_order.size()) {
     bool launched = false;
+    // In dependency order: a task waits only for tasks launched before it, so with any limit
+    // the earliest running one can always finish.
     for (const auto& name : plan.service_order) {
       if (started.count(name) || running >= limit) continue;
-      const compose::Service& svc = *project.service(name);
-      bool ready = true;
-      std::string failed_dep;
-      for (const auto& [dep, spec] : svc.depends_on) {
-        if (!in_plan.count(dep)) continue;
-        auto it = finished.find(dep);
-        if (it == finished.end()) ready = false;
-        else if (!it->second.empty() && spec.required) failed_dep = dep;
-      }
-      if (!failed_dep.empty()) {
-        started.insert(name);
-        finished[name] = "dependency " + failed_dep + " failed";
-        launched = true;
-        continue;
-      }
-      if (!ready) continue;
       started.insert(name);
       ++running;
       launched = true;
