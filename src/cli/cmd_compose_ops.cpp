@@ -841,6 +841,98 @@ void add_wait(CLI::App& app) {
   });
 }
 
+// ---- events ----
+
+// A container's state as events see it: Docker's State plus the health, when it has one.
+std::string event_state(const ProjectContainer& c) {
+  const json& st = c.view.record["State"];
+  std::string health = st.contains("Health") && st["Health"].is_object() ? st["Health"].value("Status", "") : "";
+  return c.state + (health.empty() ? "" : "/" + health);
+}
+
+// The actions Docker reports for a change of state: create, start, die, pause, unpause, restart,
+// health_status: X, destroy.
+std::vector<std::string> transition_actions(const std::string& before, const std::string& after) {
+  auto state = [](const std::string& s) { return s.substr(0, s.find('/')); };
+  auto health = [](const std::string& s) { auto p = s.find('/'); return p == std::string::npos ? "" : s.substr(p + 1); };
+  std::vector<std::string> out;
+  std::string b = state(before), a = state(after);
+  if (b != a) {
+    if (a == "running" && b == "paused") out.push_back("unpause");
+    else if (a == "paused") out.push_back("pause");
+    else if (a == "running") out.push_back("start");
+    else if (a == "restarting") out.push_back("die");
+    else if (a == "exited" && (b == "running" || b == "paused" || b == "restarting")) out.push_back("die");
+  }
+  if (health(after) != health(before) && !health(after).empty() && health(after) != "starting")
+    out.push_back("health_status: " + health(after));
+  return out;
+}
+
+void add_events(CLI::App& app) {
+  struct Args {
+    ProjectFlags flags;
+    std::vector<std::string> services;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("events", "Receive real time events from containers");
+  add_project_flags(cmd, a->flags);
+  cmd->add_flag("--json", a->json, "Output events as a stream of json objects");
+  cmd->add_option("SERVICE", a->services, "Services");
+  cmd->callback([a] {
+    engine::require_root();
+    Target t = resolve_target(a->flags, a->services);
+    // No daemon keeps a journal: the records are watched while this runs, as Compose's events
+    // only stream what happens from now on. A change shorter than the 100 ms poll can be missed.
+    auto wanted = [&](const ProjectContainer& c) {
+      return a->services.empty() || std::find(a->services.begin(), a->services.end(), c.service) != a->services.end();
+    };
+    struct Seen {
+      std::string state, service, name, image;
+    };
+    auto emit_event = [&](const std::string& id, const Seen& c, const std::string& action) {
+      std::string time = timeutil::rfc3339_nano(timeutil::now_ns());
+      if (a->json) {
+        json e = {{"time", time}, {"type", "container"}, {"service", c.service}, {"id", id}, {"action", action},
+                  {"attributes", {{"name", c.name}, {"image", c.image}}}};
+        std::printf("%s\n", e.dump().c_str());
+      } else {
+        // Compose's text form: "2006-01-02 15:04:05.000000 container start ID (image=…, name=…)"
+        std::string shown = time.substr(0, 10) + " " + time.substr(11, 15);
+        std::printf("%s container %s %s (image=%s, name=%s)\n", shown.c_str(), action.c_str(), id.c_str(),
+                    c.image.c_str(), c.name.c_str());
+      }
+      std::fflush(stdout);
+    };
+    std::map<std::string, Seen> seen;
+    for (const auto& c : project_containers(t.project))
+      if (wanted(c)) seen[c.view.id] = {event_state(c), c.service, c.view.name, c.view.image};
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::map<std::string, Seen> now;
+      for (const auto& c : project_containers(t.project))
+        if (wanted(c)) now[c.view.id] = {event_state(c), c.service, c.view.name, c.view.image};
+      for (const auto& [id, c] : now) {
+        auto old = seen.find(id);
+        if (old == seen.end()) {
+          emit_event(id, c, "create");
+          for (const auto& action : transition_actions("created", c.state)) emit_event(id, c, action);
+        } else {
+          for (const auto& action : transition_actions(old->second.state, c.state)) emit_event(id, c, action);
+        }
+      }
+      for (const auto& [id, c] : seen)
+        if (!now.count(id)) {
+          // Stopped and removed between two polls (down): it died before it was destroyed.
+          for (const auto& action : transition_actions(c.state, "exited")) emit_event(id, c, action);
+          emit_event(id, c, "destroy");
+        }
+      seen = std::move(now);
+    }
+  });
+}
+
 }  // namespace
 
 void print_project_logs(const ProjectFlags& flags, const std::vector<std::string>& services,
@@ -857,6 +949,7 @@ void add_compose_ops_commands(CLI::App& app) {
   add_images(app);
   add_ls(app);
   add_wait(app);
+  add_events(app);
 }
 
 }  // namespace berth::cli

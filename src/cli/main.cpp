@@ -36,7 +36,7 @@ const CommandGroup kGroups[] = {
     {{"config"}, berth::cli::add_config_command},
     {{"system"}, berth::cli::add_system_commands},
     {{"ps", "logs", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "exec", "top", "port",
-      "images", "ls", "wait"},
+      "images", "ls", "wait", "events"},
      berth::cli::add_compose_ops_commands},
     {{"cp"}, berth::cli::add_compose_copy_command},
 };

@@ -227,8 +227,18 @@ services:
     command: ["sleep", "600"]
 EOF
 berth image tag "$IMAGE" rmi-built
+"$BERTH_BIN" events --json plain >"$TEST_TMP/events.json" 2>&1 &
+events_pid=$!
+sleep 0.5
 TIMEOUT=60 expect_rc "up -d with an image named for a build: service" 0 berth up -d
 TIMEOUT=60 expect_rc "down --rmi local" 0 berth down --rmi local
+sleep 0.4
+kill "$events_pid" 2>/dev/null
+wait "$events_pid" 2>/dev/null
+expect_eq "events --json SERVICE: the service's container was created, started, died, destroyed" \
+  "create start die destroy" \
+  "$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["action"] for l in open(sys.argv[1]) if l.strip() and json.loads(l)["service"] == "plain"))' "$TEST_TMP/events.json")"
+expect_no_match "events of other services are filtered out" '"service":"built"' "$(cat "$TEST_TMP/events.json")"
 expect_no_match "removed the project's own image" "rmi-built" "$(berth image ls)"
 expect_rc "kept the image the file names" 0 berth image inspect "$IMAGE"
 cat >compose.yaml <<EOF
