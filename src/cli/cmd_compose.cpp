@@ -20,6 +20,7 @@
 #include "berth/util/error.h"
 #include "berth/util/file_lock.h"
 #include "berth/util/paths.h"
+#include "berth/util/strings.h"
 #include "cli.h"
 #include "compose_project.h"
 
@@ -161,8 +162,18 @@ void run_up(UpFlags& f) {
   auto plan = orchestrator::reconcile(project, observed, f.up, orchestrator::local_image_ids(project));
   if (!f.up.remove_orphans) {
     std::vector<std::string> orphans;
-    for (const auto& c : observed.containers)
-      if (!c.oneoff && !project.service(c.service)) orphans.push_back(c.name);
+    const std::string config_files = str::join(project.config_files, ",");  // as the label holds them
+    for (const auto& c : observed.containers) {
+      if (c.oneoff || project.service(c.service)) continue;
+      // Say where an orphan comes from when it is not this directory or this set of files: the
+      // project name is shared by another checkout or another -f.
+      std::string dir = c.labels.value(orchestrator::kWorkingDirLabel, "");
+      std::string files = c.labels.value(orchestrator::kConfigFilesLabel, "");
+      std::string origin;
+      if (!dir.empty() && dir != project.working_dir) origin = " (from another directory: " + dir + ")";
+      else if (!files.empty() && files != config_files) origin = " (from other compose files: " + files + ")";
+      orphans.push_back(c.name + origin);
+    }
     if (!orphans.empty()) {
       std::string list;
       for (const auto& o : orphans) list += (list.empty() ? "" : ", ") + o;

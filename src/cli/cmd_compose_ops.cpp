@@ -884,7 +884,7 @@ void add_events(CLI::App& app) {
     engine::require_root();
     Target t = resolve_target(a->flags, a->services);
     // No daemon keeps a journal: the records are watched while this runs, as Compose's events
-    // only stream what happens from now on. A change shorter than the 100 ms poll can be missed.
+    // only stream what happens from now on. A change shorter than the 50 ms poll can be missed.
     auto wanted = [&](const ProjectContainer& c) {
       return a->services.empty() || std::find(a->services.begin(), a->services.end(), c.service) != a->services.end();
     };
@@ -909,12 +909,16 @@ void add_events(CLI::App& app) {
     for (const auto& c : project_containers(t.project))
       if (wanted(c)) seen[c.view.id] = {event_state(c), c.service, c.view.name, c.view.image};
     for (;;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::map<std::string, Seen> now;
       for (const auto& c : project_containers(t.project))
         if (wanted(c)) now[c.view.id] = {event_state(c), c.service, c.view.name, c.view.image};
-      for (const auto& [id, c] : now) {
+      for (auto& [id, c] : now) {
         auto old = seen.find(id);
+        // A container never goes back to "created": that is its removal in progress (its state
+        // file is gone before its record). Keep what it was.
+        if (old != seen.end() && c.state.rfind("created", 0) == 0 && old->second.state.rfind("created", 0) != 0)
+          c.state = old->second.state;
         if (old == seen.end()) {
           emit_event(id, c, "create");
           for (const auto& action : transition_actions("created", c.state)) emit_event(id, c, action);

@@ -324,8 +324,28 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
       throw Error("network " + net.name + " declared as external, but could not be found",
                   "create it first: berth network create " + net.name, 1);
 
-  // One task per service, in dependency order.
+  // Orphans (--remove-orphans): containers of services the file no longer has, removed first,
+  // in parallel (a stop may wait for its grace period).
   std::set<std::string> in_plan(plan.service_order.begin(), plan.service_order.end());
+  {
+    std::vector<std::thread> removers;
+    std::mutex orphan_mu;
+    std::string orphan_error;
+    for (const auto& a : plan.actions)
+      if (a.kind == ActionKind::Remove && !in_plan.count(a.service))
+        removers.emplace_back([&, a] {
+          try {
+            stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress);
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> g(orphan_mu);
+            if (orphan_error.empty()) orphan_error = a.container_name + ": " + e.what();
+          }
+        });
+    for (auto& t : removers) t.join();
+    if (!orphan_error.empty()) throw Error("cannot remove orphan container " + orphan_error, "retry berth up --remove-orphans", 1);
+  }
+
+  // One task per service, in dependency order.
   std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, std::string> finished;  // service -> "" (ok) or the error

@@ -231,6 +231,8 @@ berth image tag "$IMAGE" rmi-built
 events_pid=$!
 sleep 0.5
 TIMEOUT=60 expect_rc "up -d with an image named for a build: service" 0 berth up -d
+# events polls the records: let it see the container running before it goes.
+expect_true "events saw the start" wait_for 5 grep -q '"action":"start"' "$TEST_TMP/events.json"
 TIMEOUT=60 expect_rc "down --rmi local" 0 berth down --rmi local
 sleep 0.4
 kill "$events_pid" 2>/dev/null
@@ -381,5 +383,40 @@ expect_match "the conflict names the port and the holder" "127\.0\.0\.1:18199.*p
 kill "$holder"; wait "$holder" 2>/dev/null
 expect_eq "nothing half-made: no container" 0 "$(count_containers)"
 TIMEOUT=60 expect_rc "down bad" 0 berth down
+
+# --- --scale, orphans and where they come from, sysctls in a container -------------------------
+mkdir -p "$TEST_TMP/scale" && cd "$TEST_TMP/scale" || bail_out "cd"
+cat >compose.yaml <<EOF
+name: scl
+services:
+  worker:
+    image: $IMAGE
+    init: true
+    command: ["sleep", "600"]
+    sysctls:
+      net.core.somaxconn: 1234
+  gone:
+    image: $IMAGE
+    init: true
+    command: ["sleep", "600"]
+EOF
+TIMEOUT=60 expect_rc "up -d --scale worker=3" 0 berth up -d --scale worker=3
+expect_eq "three workers" "scl-worker-1 scl-worker-2 scl-worker-3" "$(berth ps --format json | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["Name"] for l in sys.stdin if l.strip() and json.loads(l)["Service"] == "worker")))')"
+expect_eq "sysctls reach the container's namespace" 1234 "$(berth container exec scl-worker-1 cat /proc/sys/net/core/somaxconn)"
+TIMEOUT=60 expect_rc "up -d --scale worker=1" 0 berth up -d --scale worker=1
+expect_match "scaling down removes the extra replicas" "scl-worker-3 +Removed" "$ERR"
+expect_eq "one worker left" 1 "$(berth ps -q worker | grep -c .)"
+sed -i '/^  gone:/,$d' compose.yaml
+TIMEOUT=60 expect_rc "up -d without the gone service" 0 berth up -d
+expect_match "the orphan is named" "Found orphan containers \(\[scl-gone-1\]\)" "$ERR"
+mkdir -p "$TEST_TMP/scale2" && cp compose.yaml "$TEST_TMP/scale2/" && cd "$TEST_TMP/scale2" || bail_out "cd"
+sed -i '/^  worker:/,$d' compose.yaml
+printf '  other:\n    image: %s\n    init: true\n    command: ["sleep", "600"]\n' "$IMAGE" >>compose.yaml
+TIMEOUT=60 expect_rc "up -d of the same project name from another directory" 0 berth up -d
+expect_match "says where the orphans come from" "scl-worker-1 \(from another directory: $TEST_TMP/scale\)" "$ERR"
+TIMEOUT=60 expect_rc "up -d --remove-orphans" 0 berth up -d --remove-orphans
+expect_match "removes them" "scl-worker-1 +Removed" "$ERR"
+TIMEOUT=60 expect_rc "down scl" 0 berth down
+expect_eq "nothing of scl is left" 0 "$(count_containers)"
 
 done_testing
