@@ -31,6 +31,13 @@ bench_cleanup() {
   ids=$(timeout 30 "$BERTH_BIN" container ls -aq 2>/dev/null)
   # shellcheck disable=SC2086
   [ -n "$ids" ] && timeout 60 "$BERTH_BIN" container rm -f $ids >/dev/null 2>&1
+  # Networks a bench left, then the default network's bridge, which stays up by design (as
+  # docker0): this root is going, so it goes too.
+  timeout 60 "$BERTH_BIN" network prune -f >/dev/null 2>&1
+  local default_bridge
+  default_bridge=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("BridgeName",""))' \
+    "$BERTH_ROOT/networks/bridge.json" 2>/dev/null)
+  [ -n "$default_bridge" ] && ip link del "$default_bridge" 2>/dev/null
   find /sys/fs/cgroup -maxdepth 3 -type d -name "$BERTH_CGROUP_PARENT" 2>/dev/null |
     while IFS= read -r d; do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   if grep -qF "$BENCH_TMP" /proc/self/mountinfo; then
