@@ -25,6 +25,7 @@
 #include "berth/util/paths.h"
 #include "berth/util/strings.h"
 #include "berth/util/time.h"
+#include "names.h"
 #include "store_lock.h"
 #include "berth/volume/mounts.h"
 
@@ -265,10 +266,7 @@ void remove_container(const std::string& id, bool force, bool remove_volumes) {
   fs::remove_tree(cp.state_dir);
   // Its entry in the names index (create.cpp); one left behind (--rm in the supervisor) is stale
   // and dropped by the next check of that name.
-  if (std::string name = record.value("Name", ""); name.size() > 1) {
-    std::string entry = paths::state_root() + "/names/" + name.substr(1);
-    if (fs::read_file_if_exists(entry) == id) ::unlink(entry.c_str());
-  }
+  if (std::string name = record.value("Name", ""); name.size() > 1) forget_name(name.substr(1), id);
   if (remove_volumes) {
     // Docker's rm -v: anonymous volumes only; one still used elsewhere stays, with a warning.
     volume::Store volumes;

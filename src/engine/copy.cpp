@@ -114,12 +114,18 @@ size_t read_some_full(int fd, char* buf, size_t n) {
 }
 
 void write_full(int fd, const char* data, size_t n) {
-  size_t off = 0;
-  while (off < n) {
-    ssize_t r = ::write(fd, data + off, n - off);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail("write", errno);
-    off += static_cast<size_t>(r);
+  if (!write_all(fd, std::string_view(data, n))) fail("write", errno);
+}
+
+// Copies fd `from` to fd `to` until EOF; returns the byte count (a `-` stream on stdin/stdout).
+uint64_t relay(int from, int to) {
+  std::vector<char> buf(1 << 16);
+  uint64_t total = 0;
+  for (;;) {
+    size_t n = read_some_full(from, buf.data(), buf.size());
+    if (n == 0) return total;
+    write_full(to, buf.data(), n);
+    total += n;
   }
 }
 
@@ -799,6 +805,21 @@ struct Channels {
   }
 };
 
+// After the spawn: drops the child's ends and waits for its first report (the placement inside
+// the container), or throws the error it sent instead.
+json first_report(pid_t pid, Channels& ch, UniqueFd& pidfd) {
+  ch.data_child.reset();
+  ch.control_child.reset();
+  pidfd.reset();
+  auto first = receive_message(ch.control_parent.get());
+  if (!first || first->contains("error")) {
+    reap(pid);
+    if (first) throw_child_error(*first);
+    throw Error("copy failed: its helper process ended without a report", "", 1);
+  }
+  return *first;
+}
+
 // Waits for the child's last word: done, or its error (preferred over ours, it is the cause).
 void finish_child(pid_t pid, Channels& ch, const std::optional<Failure>& ours) {
   ch.data_parent.reset();
@@ -870,29 +891,14 @@ uint64_t copy_from_container(const std::string& container_id, const std::string&
     pack_source(w, root, src, placement.top, options.follow_link);
     ::close(kDataFd);
   });
-  ch.data_child.reset();
-  ch.control_child.reset();
-  c.pidfd.reset();
-
-  auto first = receive_message(ch.control_parent.get());
-  if (!first || first->contains("error")) {
-    reap(pid);
-    if (first) throw_child_error(*first);
-    throw Error("copy failed: its helper process ended without a report", "", 1);
-  }
+  json first = first_report(pid, ch, c.pidfd);
   std::optional<Failure> ours;
   uint64_t copied = 0;
   try {
     if (to_stdout) {
-      std::vector<char> buf(1 << 16);
-      for (;;) {
-        size_t n = read_some_full(ch.data_parent.get(), buf.data(), buf.size());
-        if (n == 0) break;
-        write_full(1, buf.data(), n);
-        copied += n;
-      }
+      copied = relay(ch.data_parent.get(), 1);
     } else {
-      std::string dir = first->value("extract_dir", std::string("."));
+      std::string dir = first.value("extract_dir", std::string("."));
       UniqueFd dir_fd(host.open(dir, O_PATH | O_DIRECTORY));
       if (!dir_fd) fail("lstat " + dir, errno);
       TarReader r(ch.data_parent.get());
@@ -946,30 +952,15 @@ uint64_t copy_to_container(const std::string& src_path, const std::string& conta
     TarReader r(kDataFd);
     unpack(r, dir.get(), UnpackOptions{options.archive, false});
   });
-  ch.data_child.reset();
-  ch.control_child.reset();
-  c.pidfd.reset();
-
-  auto first = receive_message(ch.control_parent.get());
-  if (!first || first->contains("error")) {
-    reap(pid);
-    if (first) throw_child_error(*first);
-    throw Error("copy failed: its helper process ended without a report", "", 1);
-  }
+  json first = first_report(pid, ch, c.pidfd);
   std::optional<Failure> ours;
   uint64_t copied = 0;
   try {
     if (from_stdin) {
-      std::vector<char> buf(1 << 16);
-      for (;;) {
-        size_t n = read_some_full(0, buf.data(), buf.size());
-        if (n == 0) break;
-        write_full(ch.data_parent.get(), buf.data(), n);
-        copied += n;
-      }
+      copied = relay(0, ch.data_parent.get());
     } else {
       TarWriter w(ch.data_parent.get());
-      pack_source(w, host, src, first->value("top", std::string()), options.follow_link);
+      pack_source(w, host, src, first.value("top", std::string()), options.follow_link);
       copied = w.written();
     }
   } catch (const Failure& f) {

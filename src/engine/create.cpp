@@ -26,6 +26,7 @@
 #include "berth/util/strings.h"
 #include "berth/util/time.h"
 #include "berth/volume/mounts.h"
+#include "names.h"
 #include "store_lock.h"
 
 namespace berth::engine {
@@ -148,11 +149,6 @@ std::string generate_name() {
   return std::string(adjectives[a]) + "_" + nouns[n] + "_" + id.substr(4, 4);
 }
 
-// The names index: <root>/names/<name> holds the id of the container with that name, written
-// under the names lock, so that a create checks one file instead of reading every record (which
-// made `up` of a large stack quadratic). A file whose container is gone or was renamed is stale.
-std::string names_dir() { return paths::state_root() + "/names"; }
-
 // State written before the index existed: built once from the records, under the names lock.
 void index_names_once() {
   if (fs::is_dir(names_dir())) return;
@@ -179,6 +175,7 @@ bool name_taken(const std::string& name) {
 }
 
 void record_name(const std::string& name, const std::string& id) {
+  index_names_once();
   fs::write_file_atomic(names_dir() + "/" + name, id, 0600);
 }
 
@@ -426,7 +423,6 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   if (!o.name.empty() && name_taken(name))
     throw Error("Conflict. The container name \"/" + name + "\" is already in use",
                 "remove that container (berth container rm " + name + ") or choose another name");
-  if (o.name.empty()) index_names_once();
   record_name(name, id);
 
   ContainerPaths cp = container_paths(id);
@@ -617,6 +613,13 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   return id;
 }
 
+std::string names_dir() { return paths::state_root() + "/names"; }
+
+void forget_name(const std::string& name, const std::string& id) {
+  const std::string entry = names_dir() + "/" + name;
+  if (fs::read_file_if_exists(entry) == id) ::unlink(entry.c_str());
+}
+
 void rename_container(const std::string& ref, const std::string& new_name) {
   std::string id = resolve_container(ref);
   validate_name(new_name);
@@ -632,7 +635,7 @@ void rename_container(const std::string& ref, const std::string& new_name) {
   record_name(name, id);
   record["Name"] = "/" + name;
   save_json_atomic(record_path, record);
-  ::unlink((names_dir() + "/" + old_name.substr(1)).c_str());
+  forget_name(old_name.substr(1), id);
   // DNS on user networks answers to the new name from now on.
   network::NetworkStore networks(paths::state_root());
   for (const auto& net : networks.networks_of(id)) networks.rename_endpoint(net, id, old_name.substr(1), name);

@@ -2,9 +2,7 @@
 // known), then its networks, and with -v its named volumes; --rmi removes images.
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "berth/engine/engine.h"
 #include "berth/engine/networking.h"
@@ -13,14 +11,12 @@
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
 #include "berth/volume/store.h"
+#include "internal.h"
 
 namespace berth::orchestrator {
 
 void down(const std::string& project_name, const compose::Project* project, const DownOptions& options,
           const Progress& progress) {
-  auto emit = [&](const std::string& object, const std::string& state) {
-    if (progress.event) progress.event(object, state);
-  };
   Observed observed = observe(project_name);
   // Dependents before their dependencies: by depth (a service without dependencies is 0, else
   // one more than its deepest dependency), deepest first. Services of one depth never depend on
@@ -46,37 +42,15 @@ void down(const std::string& project_name, const compose::Project* project, cons
   }
   std::stable_sort(doomed.begin(), doomed.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
   std::set<std::string> images;
-  // Dependents first, level by level; the containers of one level stop and go in parallel (a
-  // stop may wait for its grace period: in sequence, ten of them would take ten periods).
-  std::mutex mu;
+  // Dependents first, level by level; the containers of one level stop and go in parallel.
   std::string first_error;
   for (size_t i = 0; i < doomed.size();) {
     size_t j = i;
     while (j < doomed.size() && rank(doomed[j]) == rank(doomed[i])) ++j;
-    std::vector<std::thread> threads;
-    for (size_t k = i; k < j; ++k) {
-      threads.emplace_back([&, k] {
-        const auto& c = doomed[k];
-        try {
-          emit("Container " + c.name, "Stopping");
-          if (engine::stop_container(c.id, options.timeout_s >= 0 ? std::optional<int>(options.timeout_s) : std::nullopt))
-            engine::wait_container(c.id);
-          emit("Container " + c.name, "Stopped");
-          emit("Container " + c.name, "Removing");
-          engine::remove_container(c.id, true, true);
-          emit("Container " + c.name, "Removed");
-        } catch (const std::exception& e) {
-          // A `run --rm` container removes itself once stopped: gone is what we wanted.
-          if (!fs::exists(engine::container_paths(c.id).state_dir)) {
-            emit("Container " + c.name, "Removed");
-            return;
-          }
-          std::lock_guard<std::mutex> g(mu);
-          if (first_error.empty()) first_error = c.name + ": " + e.what();
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
+    std::vector<std::pair<std::string, std::string>> level;
+    for (size_t k = i; k < j; ++k) level.emplace_back(doomed[k].id, doomed[k].name);
+    if (auto error = stop_and_remove_all(level, options.timeout_s, true, progress); first_error.empty())
+      first_error = error;
     for (size_t k = i; k < j; ++k) {
       // --rmi local: only the images Compose names itself, <project>-<service>, for services with
       // `build:` and no `image:` (built elsewhere and imported under that name, until Berth builds).
@@ -92,12 +66,12 @@ void down(const std::string& project_name, const compose::Project* project, cons
     const json& labels = net.value("Labels", json::object());
     if (labels.value(kProjectLabel, "") != project_name) continue;
     std::string name = net.value("Name", "");
-    emit("Network " + name, "Removing");
+    emit(progress, "Network " + name, "Removing");
     try {
       engine::remove_network(name);
-      emit("Network " + name, "Removed");
+      emit(progress, "Network " + name, "Removed");
     } catch (const Error& e) {
-      emit("Network " + name, std::string("Error: ") + e.what());
+      emit(progress, "Network " + name, std::string("Error: ") + e.what());
     }
   }
   // Generated secret and config files: nothing of the project uses them any more.
@@ -107,9 +81,9 @@ void down(const std::string& project_name, const compose::Project* project, cons
     auto lock = store.lock();
     for (const auto& v : store.list()) {
       if (v.labels.count(kProjectLabel) == 0 || v.labels.at(kProjectLabel) != project_name) continue;
-      emit("Volume " + v.name, "Removing");
+      emit(progress, "Volume " + v.name, "Removing");
       store.remove(v.name, true);
-      emit("Volume " + v.name, "Removed");
+      emit(progress, "Volume " + v.name, "Removed");
     }
   }
   image::Store store;
@@ -118,10 +92,10 @@ void down(const std::string& project_name, const compose::Project* project, cons
     try {
       if (store.find(img)) {
         store.remove(img, false, [](const std::string& id) { return engine::containers_using_image(id); });
-        emit("Image " + img, "Removed");
+        emit(progress, "Image " + img, "Removed");
       }
     } catch (const Error& e) {
-      emit("Image " + img, std::string("Error: ") + e.what());
+      emit(progress, "Image " + img, std::string("Error: ") + e.what());
     }
   }
 }

@@ -260,18 +260,41 @@ void recreate_container(const compose::Project& project, const compose::Service&
   start_created(c, progress);
 }
 
+}  // namespace
+
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
                      const Progress& progress) {
-  emit(progress, "Container " + name, "Stopping");
-  if (engine::stop_container(id, timeout_s >= 0 ? std::optional<int>(timeout_s) : std::nullopt))
-    engine::wait_container(id);
-  emit(progress, "Container " + name, "Stopped");
-  emit(progress, "Container " + name, "Removing");
-  engine::remove_container(id, true, volumes);
+  try {
+    emit(progress, "Container " + name, "Stopping");
+    if (engine::stop_container(id, timeout_s >= 0 ? std::optional<int>(timeout_s) : std::nullopt))
+      engine::wait_container(id);
+    emit(progress, "Container " + name, "Stopped");
+    emit(progress, "Container " + name, "Removing");
+    engine::remove_container(id, true, volumes);
+  } catch (const std::exception&) {
+    // A `run --rm` container removes itself once stopped: gone is what we wanted.
+    if (fs::exists(engine::container_paths(id).state_dir)) throw;
+  }
   emit(progress, "Container " + name, "Removed");
 }
 
-}  // namespace
+std::string stop_and_remove_all(const std::vector<std::pair<std::string, std::string>>& containers, int timeout_s,
+                                bool volumes, const Progress& progress) {
+  std::mutex mu;
+  std::string first_error;
+  std::vector<std::thread> threads;
+  for (const auto& [id, name] : containers)
+    threads.emplace_back([&, id = id, name = name] {
+      try {
+        stop_and_remove(id, name, timeout_s, volumes, progress);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> g(mu);
+        if (first_error.empty()) first_error = name + ": " + e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  return first_error;
+}
 
 std::string create_from_spec(const compose::Service& svc, ContainerSpec& spec, std::vector<UniqueFd>* port_fds) {
   if (!image::Store().find(spec.options.image))
@@ -327,23 +350,11 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
   // Orphans (--remove-orphans): containers of services the file no longer has, removed first,
   // in parallel (a stop may wait for its grace period).
   std::set<std::string> in_plan(plan.service_order.begin(), plan.service_order.end());
-  {
-    std::vector<std::thread> removers;
-    std::mutex orphan_mu;
-    std::string orphan_error;
-    for (const auto& a : plan.actions)
-      if (a.kind == ActionKind::Remove && !in_plan.count(a.service))
-        removers.emplace_back([&, a] {
-          try {
-            stop_and_remove(a.container_id, a.container_name, options.stop_timeout_s, false, progress);
-          } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> g(orphan_mu);
-            if (orphan_error.empty()) orphan_error = a.container_name + ": " + e.what();
-          }
-        });
-    for (auto& t : removers) t.join();
-    if (!orphan_error.empty()) throw Error("cannot remove orphan container " + orphan_error, "retry berth up --remove-orphans", 1);
-  }
+  std::vector<std::pair<std::string, std::string>> orphans;
+  for (const auto& a : plan.actions)
+    if (a.kind == ActionKind::Remove && !in_plan.count(a.service)) orphans.emplace_back(a.container_id, a.container_name);
+  if (auto error = stop_and_remove_all(orphans, options.stop_timeout_s, false, progress); !error.empty())
+    throw Error("cannot remove orphan container " + error, "retry berth up --remove-orphans", 1);
 
   // One task per service, in dependency order.
   std::mutex mu;

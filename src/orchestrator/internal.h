@@ -1,6 +1,7 @@
 // Helpers shared by execute.cpp and run.cpp; not part of the orchestrator's interface.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "berth/orchestrator/orchestrator.h"
@@ -16,5 +17,13 @@ void wait_condition(const compose::Project& project, const std::string& service,
 // Writes the spec's generated files, creates the container (not started; its published ports are
 // bound into port_fds), joins its other networks and records the service config beside it.
 std::string create_from_spec(const compose::Service& svc, ContainerSpec& spec, std::vector<UniqueFd>* port_fds);
+// Stops (grace period timeout_s, -1: the container's own) and removes one container, with
+// progress events; a container that removed itself meanwhile (run --rm) counts as removed.
+void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
+                     const Progress& progress);
+// The same for several (id, name) at once, in parallel: a stop may wait for its grace period.
+// Returns the first failure as "name: reason", "" when all went.
+std::string stop_and_remove_all(const std::vector<std::pair<std::string, std::string>>& containers, int timeout_s,
+                                bool volumes, const Progress& progress);
 
 }  // namespace berth::orchestrator

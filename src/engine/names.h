@@ -1,0 +1,14 @@
+// The names index, engine-internal: <root>/names/<name> holds the id of the container with that
+// name, written under the names lock, so that a create checks one file instead of reading every
+// record (which made `up` of a large stack quadratic). A file whose container is gone or was
+// renamed is stale and dropped when that name is next checked (create.cpp).
+#pragma once
+#include <string>
+
+namespace berth::engine {
+
+std::string names_dir();
+// Drops <name>'s entry if it still names this container (rm, rename).
+void forget_name(const std::string& name, const std::string& id);
+
+}  // namespace berth::engine
