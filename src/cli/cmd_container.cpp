@@ -308,7 +308,7 @@ void add_container_commands(CLI::App& app) {
     };
     Table t({"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"});
     int64_t now = timeutil::now_ns();
-    for (const auto& v : engine::list_containers()) {
+    for (const auto& v : engine::list_containers(engine::ViewDetail::summary)) {
       bool running = v.status != "exited" && v.status != "created";
       // As Docker: a status filter looks at every container, other filters at the running ones.
       bool status_filter = std::any_of(filters->begin(), filters->end(),

@@ -198,13 +198,16 @@ std::vector<json> list_networks() { return store().list(); }
 
 json inspect_network(const std::string& ref) { return find_network_or_throw(ref); }
 
-void remove_network(const std::string& ref) {
+void remove_network(const std::string& ref, LinkBatch* links) {
   json rec = find_network_or_throw(ref);
   std::string name = record_name(rec);
   if (name == network::kDefaultBridgeNetwork)
     throw Error("bridge is a pre-defined network and cannot be removed", "");
   store().remove(name);
-  network::remove_bridge(rec.value("BridgeName", ""));
+  if (links)
+    links->add_link(rec.value("BridgeName", ""));
+  else
+    network::remove_bridge(rec.value("BridgeName", ""));
   sync_outbound_nat();
 }
 
@@ -294,15 +297,54 @@ ContainerNetwork setup_container_network(const std::string& id, const std::strin
   return out;
 }
 
-void teardown_container_network(const std::string& id) {
+LinkBatch::~LinkBatch() {
+  try {
+    flush();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth: warning: %s\n", e.what());
+  }
+}
+
+void LinkBatch::add_container(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prefixes_.push_back(veth_prefix(id));
+}
+
+void LinkBatch::add_link(const std::string& name) {
+  if (name.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  names_.push_back(name);
+}
+
+void LinkBatch::flush() {
+  std::vector<std::string> prefixes, doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    prefixes.swap(prefixes_);
+    doomed.swap(names_);
+  }
+  if (prefixes.empty() && doomed.empty()) return;
+  network::netlink::Socket s;
+  if (!prefixes.empty())
+    for (const auto& link : network::netlink::link_names(s))
+      for (const auto& prefix : prefixes)
+        if (link.rfind(prefix, 0) == 0) doomed.push_back(link);
+  network::netlink::delete_links(s, doomed);
+}
+
+void teardown_container_network(const std::string& id, LinkBatch* batch) {
   auto st = store();
   auto nets = st.networks_of(id);
   std::string ns = netns_path(id);
   if (nets.empty() && !fs::exists(ns)) return;
   // Host veths explicitly (the kernel would delete them with the namespace, but asynchronously).
-  network::netlink::Socket s;
-  for (const auto& link : network::netlink::link_names(s))
-    if (link.rfind(veth_prefix(id), 0) == 0) network::netlink::delete_link(s, link);
+  if (batch) {
+    batch->add_container(id);
+  } else {
+    network::netlink::Socket s;
+    for (const auto& link : network::netlink::link_names(s))
+      if (link.rfind(veth_prefix(id), 0) == 0) network::netlink::delete_link(s, link);
+  }
   network::remove_netns(ns);
   for (const auto& net : nets) st.detach(net, id);
 }

@@ -263,14 +263,14 @@ void recreate_container(const compose::Project& project, const compose::Service&
 }  // namespace
 
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
-                     const Progress& progress) {
+                     const Progress& progress, engine::LinkBatch* links) {
   try {
     emit(progress, "Container " + name, "Stopping");
     if (engine::stop_container(id, timeout_s >= 0 ? std::optional<int>(timeout_s) : std::nullopt))
       engine::wait_container(id);
     emit(progress, "Container " + name, "Stopped");
     emit(progress, "Container " + name, "Removing");
-    engine::remove_container(id, true, volumes);
+    engine::remove_container(id, true, volumes, links);
   } catch (const std::exception&) {
     // A `run --rm` container removes itself once stopped: gone is what we wanted.
     if (fs::exists(engine::container_paths(id).state_dir)) throw;
@@ -279,14 +279,15 @@ void stop_and_remove(const std::string& id, const std::string& name, int timeout
 }
 
 std::string stop_and_remove_all(const std::vector<std::pair<std::string, std::string>>& containers, int timeout_s,
-                                bool volumes, const Progress& progress) {
+                                bool volumes, const Progress& progress,
+                                engine::LinkBatch* links) {
   std::mutex mu;
   std::string first_error;
   std::vector<std::thread> threads;
   for (const auto& [id, name] : containers)
     threads.emplace_back([&, id = id, name = name] {
       try {
-        stop_and_remove(id, name, timeout_s, volumes, progress);
+        stop_and_remove(id, name, timeout_s, volumes, progress, links);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> g(mu);
         if (first_error.empty()) first_error = name + ": " + e.what();

@@ -7,6 +7,10 @@
 #include "berth/orchestrator/orchestrator.h"
 #include "berth/util/fd.h"
 
+namespace berth::engine {
+class LinkBatch;
+}
+
 namespace berth::orchestrator {
 
 void emit(const Progress& progress, const std::string& object, const std::string& state);
@@ -19,11 +23,13 @@ void wait_condition(const compose::Project& project, const std::string& service,
 std::string create_from_spec(const compose::Service& svc, ContainerSpec& spec, std::vector<UniqueFd>* port_fds);
 // Stops (grace period timeout_s, -1: the container's own) and removes one container, with
 // progress events; a container that removed itself meanwhile (run --rm) counts as removed.
+// links: where its host veths go to be deleted with others' (null: deleted here).
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
-                     const Progress& progress);
+                     const Progress& progress, engine::LinkBatch* links = nullptr);
 // The same for several (id, name) at once, in parallel: a stop may wait for its grace period.
 // Returns the first failure as "name: reason", "" when all went.
 std::string stop_and_remove_all(const std::vector<std::pair<std::string, std::string>>& containers, int timeout_s,
-                                bool volumes, const Progress& progress);
+                                bool volumes, const Progress& progress,
+                                engine::LinkBatch* links = nullptr);
 
 }  // namespace berth::orchestrator

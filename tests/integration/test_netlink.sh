@@ -16,7 +16,7 @@ BENCH_BRIDGE=btestbr1
 VETH_A=btestnla0 VETH_B=btestnlb0 VETH_C=btestnlc0 VETH_X=btestnlx0
 NS=$BERTH_RUN/netns
 A=$NS/a B=$NS/b C=$NS/c
-OUR_LINKS="$BRIDGE $BENCH_BRIDGE $VETH_A $VETH_B $VETH_C $VETH_X $(for i in 0 1 2 3 4 5 6; do echo btestb$i; done)"
+OUR_LINKS="$BRIDGE $BENCH_BRIDGE btestnly0 $VETH_A $VETH_B $VETH_C $VETH_X $(for i in 0 1 2 3 4 5 6; do echo btestb$i; done)"
 
 for l in $OUR_LINKS; do
   [ -e "/sys/class/net/$l" ] && bail_out "link $l already exists (another netlink test running?)"
@@ -171,8 +171,15 @@ expect_eq "... removes the host side" "" "$(link_flags "$VETH_A")"
 expect_eq "... and the peer in a" "lo" "$("$DRIVER" links "$A" | paste -sd' ')"
 drv teardown "$VETH_A"
 expect_eq "teardown_endpoint of an absent veth is no error" 0 "$RC"
-"$DRIVER" teardown "$VETH_B"
-"$DRIVER" teardown "$VETH_C"
+# `down` deletes many links in one kernel batch (a device group of their own): the named ones go,
+# with their peers, an absent name is skipped, and a bystander keeps its place and group.
+"$DRIVER" bridge btestnly0 10.250.2.1/24
+drv delete-links "$VETH_B" btestnlabsent "$VETH_C"
+expect_eq "delete_links b, c and an absent one" 0 "$RC"
+expect_eq "... removes both host sides" "" "$(link_flags "$VETH_B")$(link_flags "$VETH_C")"
+expect_eq "... and their peers" "lo lo" "$("$DRIVER" links "$B" | paste -sd' ') $("$DRIVER" links "$C" | paste -sd' ')"
+expect_match "... and leaves another link alone, in its group" "btestnly0: .* group default" "$(link_flags btestnly0)"
+"$DRIVER" remove-bridge btestnly0
 for ns in "$A" "$B" "$C"; do
   drv remove-netns "$ns"
   expect_eq "remove_netns $(basename "$ns")" 0 "$RC"

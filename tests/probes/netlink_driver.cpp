@@ -245,6 +245,9 @@ int run(const std::vector<std::string>& args) {
   } else if (cmd == "teardown") {
     need(2);
     teardown_endpoint(args[1]);
+  } else if (cmd == "delete-links") {
+    netlink::Socket s;
+    netlink::delete_links(s, std::vector<std::string>(args.begin() + 1, args.end()));
   } else if (cmd == "links") {
     netlink::Socket s = socket_for(args, 1);
     for (const auto& name : netlink::link_names(s)) std::puts(name.c_str());

@@ -41,15 +41,19 @@ struct ContainerView {
   std::string id, name, image, command, status;  // status: created|running|exited|supervisor lost
   int64_t created_ns = 0;
 };
-std::vector<ContainerView> list_containers();
+// summary: without HostConfig, Mounts, LogPath and Berth's own section (for `ls`-style listings).
+enum class ViewDetail { full, summary };
+std::vector<ContainerView> list_containers(ViewDetail detail = ViewDetail::full);
 // By full id, unique id prefix or name; throws "No such container" (exit 1 as Docker? 125 for run).
 std::string resolve_container(const std::string& ref);
-ContainerView view_container(const std::string& id);
+ContainerView view_container(const std::string& id, ViewDetail detail = ViewDetail::full);
 
 // Removes a container: refuses a running one unless force (then kills it and its supervisor).
 // Removes cgroups, run and state dirs. Returns false when there was nothing to remove.
 // remove_volumes (`rm -v`): also removes the container's anonymous volumes that nothing else uses.
-void remove_container(const std::string& id, bool force, bool remove_volumes = false);
+// links: a batch (networking.h) that deletes the host veths of many removals at once.
+class LinkBatch;
+void remove_container(const std::string& id, bool force, bool remove_volumes = false, LinkBatch* links = nullptr);
 // `container rename`: the record's name and the DNS name on its user networks (exit 1 when the
 // name is taken, as Docker).
 void rename_container(const std::string& ref, const std::string& new_name);

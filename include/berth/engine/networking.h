@@ -4,6 +4,7 @@
 // published ports — set up by the CLI (the supervisor never links netlink) and torn down on
 // removal. Everything is named from the container id, so `rm -f` and `prune` find what a killed
 // command left even when no record lists it.
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,9 @@ namespace berth::engine {
 json create_network(network::NetworkSpec spec);  // picks a subnet off the host's routes
 std::vector<json> list_networks();               // the default "bridge" network included once created
 json inspect_network(const std::string& name_or_id);
-void remove_network(const std::string& name_or_id);  // refused while containers use it
+// Refused while containers use it. links: a batch that deletes the bridge with other links.
+class LinkBatch;
+void remove_network(const std::string& name_or_id, LinkBatch* links = nullptr);
 std::vector<std::string> prune_networks();           // unused user networks; returns names
 // Host routes a new subnet must not overlap (the default route excluded).
 std::vector<network::Ipv4Net> host_routes();
@@ -54,9 +57,28 @@ void validate_network_request(const NetworkRequest& req);
 // Allocates addresses, creates the namespace and the veths. On failure undoes what it did.
 ContainerNetwork setup_container_network(const std::string& id, const std::string& name,
                                          const NetworkRequest& req);
+// Removing several containers and networks at once (`down`): their host veths and bridges are
+// deleted together at flush() (netlink::delete_links, one kernel batch) rather than one by one.
+// Thread-safe.
+class LinkBatch {
+ public:
+  LinkBatch() = default;
+  LinkBatch(const LinkBatch&) = delete;
+  LinkBatch& operator=(const LinkBatch&) = delete;
+  ~LinkBatch();  // flushes; an error there is only logged (call flush() to get it)
+  void add_container(const std::string& id);
+  void add_link(const std::string& name);
+  void flush();
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> prefixes_;  // veth name prefixes of the containers added
+  std::vector<std::string> names_;     // links by name (bridges)
+};
 // Deletes the host veths (bt<11 hex of id><n>), the namespace and the address allocations.
-// Idempotent; used by rm, prune and after a failed create.
-void teardown_container_network(const std::string& id);
+// Idempotent; used by rm, prune and after a failed create. With a batch the veths are left to
+// it (until its flush the kernel may also delete them, as their namespace is gone).
+void teardown_container_network(const std::string& id, LinkBatch* batch = nullptr);
 // After a reboot: the namespace and veths again, with the addresses the records keep.
 void restore_container_network(const std::string& id, const json& record);
 // Connect a live or stopped container to one more network (`network connect`), and back.

@@ -39,6 +39,9 @@ void set_up(Socket& s, const std::string& name);
 void add_address(Socket& s, const std::string& name, uint32_t addr, int prefix);  // EEXIST ignored
 void add_default_route(Socket& s, uint32_t gateway);
 bool delete_link(Socket& s, const std::string& name);  // false when absent
+// Several links in one kernel batch (absent ones are skipped): 5 veths take ~55 ms this way
+// and ~170 ms one by one here, as each deletion waits for its own RCU grace period.
+void delete_links(Socket& s, const std::vector<std::string>& names);
 // IPv4 routes of the main table (destination subnets), to keep new networks off them.
 std::vector<Ipv4Net> ipv4_routes(Socket& s);
 
