@@ -41,28 +41,22 @@ void down(const std::string& project_name, const compose::Project* project, cons
     doomed.push_back(c);
   }
   std::stable_sort(doomed.begin(), doomed.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
-  std::set<std::string> images;
-  // Dependents first, level by level; the containers of one level stop and go in parallel.
-  std::string first_error;
   // The removed containers' veths and the removed networks' bridges go in one kernel batch at the
   // end: one RCU grace period instead of one per link (compose-5: 6 links, ~100 ms less).
   engine::LinkBatch links;
-  for (size_t i = 0; i < doomed.size();) {
-    size_t j = i;
-    while (j < doomed.size() && rank(doomed[j]) == rank(doomed[i])) ++j;
-    std::vector<std::pair<std::string, std::string>> level;
-    for (size_t k = i; k < j; ++k) level.emplace_back(doomed[k].id, doomed[k].name);
-    if (auto error = stop_and_remove_all(level, options.timeout_s, true, progress, &links); first_error.empty())
-      first_error = error;
-    for (size_t k = i; k < j; ++k) {
-      // --rmi local: only the images Compose names itself, <project>-<service>, for services with
-      // `build:` and no `image:` (built elsewhere and imported under that name, until Berth builds).
-      std::string image = doomed[k].labels.value(kImageLabel, "");
-      bool local = image == project_name + "-" + doomed[k].service || image == project_name + "-" + doomed[k].service + ":latest";
-      if (options.rmi == "all" || (options.rmi == "local" && local)) images.insert(image);
-    }
-    i = j;
+  // Dependents stop first, level by level (the containers of one level stop in parallel); each
+  // container is removed as soon as it is down, beside the next level's stops.
+  std::vector<Doomed> levels;
+  std::set<std::string> images;
+  for (const auto& c : doomed) {
+    levels.push_back({c.id, c.name, rank(c)});
+    // --rmi local: only the images Compose names itself, <project>-<service>, for services with
+    // `build:` and no `image:` (built elsewhere and imported under that name, until Berth builds).
+    std::string image = c.labels.value(kImageLabel, "");
+    bool local = image == project_name + "-" + c.service || image == project_name + "-" + c.service + ":latest";
+    if (options.rmi == "all" || (options.rmi == "local" && local)) images.insert(image);
   }
+  std::string first_error = stop_and_remove_all(levels, options.timeout_s, true, progress, &links);
   if (!first_error.empty()) throw Error("cannot remove container " + first_error, "retry berth down", 1);
   // Networks: the project's (by label when the file is unknown), not external ones.
   for (const auto& net : engine::list_networks()) {

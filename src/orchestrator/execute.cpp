@@ -263,34 +263,57 @@ void recreate_container(const compose::Project& project, const compose::Service&
 }  // namespace
 
 void stop_and_remove(const std::string& id, const std::string& name, int timeout_s, bool volumes,
-                     const Progress& progress, engine::LinkBatch* links) {
+                     const Progress& progress, engine::LinkBatch* links, const std::function<void()>& stopped) {
+  bool reported = false;
+  auto report_stopped = [&] {
+    if (!reported && stopped) stopped();
+    reported = true;
+  };
   try {
     emit(progress, "Container " + name, "Stopping");
     if (engine::stop_container(id, timeout_s >= 0 ? std::optional<int>(timeout_s) : std::nullopt))
       engine::wait_container(id);
     emit(progress, "Container " + name, "Stopped");
+    report_stopped();
     emit(progress, "Container " + name, "Removing");
     engine::remove_container(id, true, volumes, links);
   } catch (const std::exception&) {
+    report_stopped();
     // A `run --rm` container removes itself once stopped: gone is what we wanted.
     if (fs::exists(engine::container_paths(id).state_dir)) throw;
   }
   emit(progress, "Container " + name, "Removed");
 }
 
-std::string stop_and_remove_all(const std::vector<std::pair<std::string, std::string>>& containers, int timeout_s,
-                                bool volumes, const Progress& progress,
-                                engine::LinkBatch* links) {
+std::string stop_and_remove_all(const std::vector<Doomed>& containers, int timeout_s, bool volumes,
+                                const Progress& progress, engine::LinkBatch* links) {
   std::mutex mu;
+  std::condition_variable level_stopped;
+  std::map<int, size_t> running;  // per level: containers not stopped yet
+  for (const auto& c : containers) ++running[c.level];
+  auto lower_levels_down = [&](int level) {
+    for (const auto& [l, n] : running)
+      if (l < level && n > 0) return false;
+    return true;
+  };
   std::string first_error;
   std::vector<std::thread> threads;
-  for (const auto& [id, name] : containers)
-    threads.emplace_back([&, id = id, name = name] {
+  for (const auto& c : containers)
+    threads.emplace_back([&, c] {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        level_stopped.wait(lock, [&] { return lower_levels_down(c.level); });
+      }
+      auto stopped = [&] {
+        std::lock_guard<std::mutex> g(mu);
+        --running[c.level];
+        level_stopped.notify_all();
+      };
       try {
-        stop_and_remove(id, name, timeout_s, volumes, progress, links);
+        stop_and_remove(c.id, c.name, timeout_s, volumes, progress, links, stopped);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> g(mu);
-        if (first_error.empty()) first_error = name + ": " + e.what();
+        if (first_error.empty()) first_error = c.name + ": " + e.what();
       }
     });
   for (auto& t : threads) t.join();
@@ -351,9 +374,9 @@ void execute(const compose::Project& project, const Plan& plan, const ExecuteOpt
   // Orphans (--remove-orphans): containers of services the file no longer has, removed first,
   // in parallel (a stop may wait for its grace period).
   std::set<std::string> in_plan(plan.service_order.begin(), plan.service_order.end());
-  std::vector<std::pair<std::string, std::string>> orphans;
+  std::vector<Doomed> orphans;
   for (const auto& a : plan.actions)
-    if (a.kind == ActionKind::Remove && !in_plan.count(a.service)) orphans.emplace_back(a.container_id, a.container_name);
+    if (a.kind == ActionKind::Remove && !in_plan.count(a.service)) orphans.push_back({a.container_id, a.container_name});
   if (auto error = stop_and_remove_all(orphans, options.stop_timeout_s, false, progress); !error.empty())
     throw Error("cannot remove orphan container " + error, "retry berth up --remove-orphans", 1);
 
