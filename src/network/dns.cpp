@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <string_view>
 
 namespace berth::network::dns {
 namespace {
@@ -121,6 +123,35 @@ std::vector<uint8_t> build_response(const uint8_t* packet, const Query& q, uint8
   return out;
 }
 
+std::vector<uint8_t> build_ptr_response(const uint8_t* packet, const Query& q, uint8_t rcode,
+                                        const std::string& target) {
+  std::vector<uint8_t> out = build_response(packet, q, rcode, {});
+  if (target.empty() || out.size() < kHeaderSize) return out;
+  std::vector<uint8_t> rdata;  // the target in wire form: length-prefixed labels, then 0
+  size_t start = 0;
+  while (start < target.size()) {
+    size_t dot = target.find('.', start);
+    if (dot == std::string::npos) dot = target.size();
+    size_t label = dot - start;
+    if (label == 0 || label > 63) return out;  // not a name we can send: no answer
+    rdata.push_back(static_cast<uint8_t>(label));
+    rdata.insert(rdata.end(), target.begin() + static_cast<std::ptrdiff_t>(start),
+                 target.begin() + static_cast<std::ptrdiff_t>(dot));
+    start = dot + 1;
+  }
+  rdata.push_back(0);
+  if (out.size() + 12 + rdata.size() > kMaxUdpResponse) return out;
+  out[2] |= 0x04;  // AA: the address is ours
+  out[7] = 1;      // ANCOUNT
+  put16(out, 0xC000 | kHeaderSize);  // the name is the question's
+  put16(out, kTypePTR);
+  put16(out, kClassIN);
+  put32(out, kTtl);
+  put16(out, static_cast<uint16_t>(rdata.size()));
+  out.insert(out.end(), rdata.begin(), rdata.end());
+  return out;
+}
+
 std::vector<uint8_t> build_error_response(const uint8_t* packet, size_t len, uint8_t rcode) {
   std::vector<uint8_t> out;
   if (packet == nullptr || len < kHeaderSize) return out;
@@ -157,6 +188,61 @@ Lookup lookup(const std::vector<json>& networks, const std::string& name) {
             result.addresses.end())
           result.addresses.push_back(*a);
       }
+    }
+  }
+  return result;
+}
+
+std::optional<uint32_t> parse_reverse_name(const std::string& name) {
+  constexpr std::string_view kSuffix = ".in-addr.arpa";
+  std::string n = without_trailing_dot(name);
+  if (n.size() <= kSuffix.size() || n.compare(n.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+    return std::nullopt;
+  n.resize(n.size() - kSuffix.size());
+  uint32_t address = 0;
+  size_t start = 0;
+  for (int octet = 0; octet < 4; ++octet) {  // the octets come last-first
+    size_t dot = n.find('.', start);
+    if ((octet < 3) != (dot != std::string::npos)) return std::nullopt;
+    std::string part = n.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty() || part.size() > 3 || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+    if (part.size() > 1 && part[0] == '0') return std::nullopt;
+    unsigned value = static_cast<unsigned>(std::stoul(part));
+    if (value > 255) return std::nullopt;
+    address |= value << (8 * octet);
+    start = dot + 1;
+  }
+  return address;
+}
+
+ReverseLookup reverse_lookup(const std::vector<json>& networks, uint32_t address) {
+  ReverseLookup result;
+  for (const json& network : networks) {
+    if (!network.is_object()) continue;
+    auto ipam = network.find("IPAM");
+    if (ipam != network.end() && ipam->is_object() && ipam->contains("Config") && (*ipam)["Config"].is_array())
+      for (const auto& config : (*ipam)["Config"]) {
+        if (!config.is_object() || !config.contains("Subnet") || !config["Subnet"].is_string()) continue;
+        std::string subnet = config["Subnet"].get<std::string>();
+        auto base = parse_cidr_address(subnet);
+        size_t slash = subnet.find('/');
+        if (!base || slash == std::string::npos) continue;
+        int prefix = std::atoi(subnet.c_str() + slash + 1);
+        if (prefix < 0 || prefix > 32) continue;
+        uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
+        if ((address & mask) == (*base & mask)) result.in_our_subnet = true;
+      }
+    auto containers = network.find("Containers");
+    if (containers == network.end() || !containers->is_object() || !result.target.empty()) continue;
+    for (const auto& [id, endpoint] : containers->items()) {
+      if (!endpoint.is_object()) continue;
+      auto held = endpoint.find("IPv4Address");
+      if (held == endpoint.end() || !held->is_string() || parse_cidr_address(held->get<std::string>()) != address)
+        continue;
+      std::string container = without_trailing_dot(endpoint.value("Name", ""));
+      std::string net = network.value("Name", "");
+      if (!container.empty() && !net.empty()) result.target = container + "." + net;
+      break;
     }
   }
   return result;

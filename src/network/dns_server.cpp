@@ -246,6 +246,20 @@ struct DnsServer::Impl {
       return;
     }
     refresh_records();
+    // Reverse lookups of the networks' own addresses are answered here (Docker does the same):
+    // forwarded, they would wait for an upstream that cannot know them (MariaDB resolves every
+    // client's address by default).
+    if (q->qclass == dns::kClassIN && (q->type == dns::kTypePTR || q->type == 255))
+      if (auto address = dns::parse_reverse_name(q->name)) {
+        dns::ReverseLookup reverse = dns::reverse_lookup(records, *address);
+        if (!reverse.target.empty() || reverse.in_our_subnet) {
+          send_to(server_fd.get(),
+                  dns::build_ptr_response(packet, *q, reverse.target.empty() ? dns::kNxDomain : dns::kNoError,
+                                          reverse.target),
+                  client);
+          return;
+        }
+      }
     dns::Lookup found = dns::lookup(records, q->name);
     if (found.found) {
       bool wants_a = q->qclass == dns::kClassIN && (q->type == dns::kTypeA || q->type == 255);

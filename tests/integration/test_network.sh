@@ -47,6 +47,12 @@ expect_match "nameserver 127.0.0.11" '^nameserver 127\.0\.0\.11$' "$OUT"
 expect_match "options ndots:0" 'ndots:0' "$OUT"
 expect_rc "nslookup web" 0 berth container run --rm --network front "$IMAGE" nslookup web
 expect_match "nslookup answers web's address" "Address: $web_ip" "$OUT"
+expect_rc "a reverse lookup of web's address" 0 berth container run --rm --network front "$IMAGE" nslookup "$web_ip"
+expect_match "... names web on front, as Docker's resolver does" "in-addr.arpa[[:space:]]+name = web\.front" "$OUT"
+TIMEOUT=20 expect_rc "a reverse lookup of a free address in front's subnet" 1 berth container run --rm --network front "$IMAGE" \
+  sh -c 'start=$(date +%s); nslookup 10.251.1.250; rc=$?; echo "took $(( $(date +%s) - start ))"; exit $rc'
+expect_match "... is NXDOMAIN at once, not a wait for an upstream" "NXDOMAIN" "$OUT$ERR"
+expect_match "... within a second" "took [01]\$" "$OUT"
 TIMEOUT=20 expect_rc "AAAA for web: an empty answer, not a timeout" 0 berth container run --rm --network front "$IMAGE" \
   sh -c 'start=$(date +%s); nslookup -type=AAAA web >/dev/null 2>&1; echo $(( $(date +%s) - start ))'
 expect_le "the AAAA query returned within 2 s" 2 "$OUT"

@@ -325,6 +325,57 @@ TEST_CASE("dns: lookup over two networks") {
   CHECK(!dns::lookup(odd, "web").found);
 }
 
+TEST_CASE("dns: reverse lookups of the networks' addresses") {
+  CHECK(dns::parse_reverse_name("2.0.18.172.in-addr.arpa") == 0xAC120002u);
+  CHECK(dns::parse_reverse_name("2.0.18.172.in-addr.arpa.") == 0xAC120002u);
+  CHECK(!dns::parse_reverse_name("0.18.172.in-addr.arpa"));       // a zone, not an address
+  CHECK(!dns::parse_reverse_name("1.2.0.18.172.in-addr.arpa"));
+  CHECK(!dns::parse_reverse_name("256.0.18.172.in-addr.arpa"));
+  CHECK(!dns::parse_reverse_name("02.0.18.172.in-addr.arpa"));
+  CHECK(!dns::parse_reverse_name("x.0.18.172.in-addr.arpa"));
+  CHECK(!dns::parse_reverse_name("2..18.172.in-addr.arpa"));
+  CHECK(!dns::parse_reverse_name("web"));
+  CHECK(!dns::parse_reverse_name("in-addr.arpa"));
+
+  json front = network("front", {{"172.18.0.2/16", {"web-1", "web"}}});
+  front["Containers"].begin().value()["Name"] = "proj-web-1";
+  front["IPAM"] = {{"Config", json::array({{{"Subnet", "172.18.0.0/16"}}})}};
+  std::vector<json> nets = {front};
+  auto hit = dns::reverse_lookup(nets, 0xAC120002u);
+  CHECK(hit.target == "proj-web-1.front");
+  CHECK(hit.in_our_subnet);
+  auto miss = dns::reverse_lookup(nets, 0xAC120009u);
+  CHECK(miss.target.empty());
+  CHECK(miss.in_our_subnet);
+  auto outside = dns::reverse_lookup(nets, 0x08080808u);
+  CHECK(outside.target.empty());
+  CHECK(!outside.in_our_subnet);
+  std::vector<json> odd = {json(), json{{"IPAM", 3}}, json{{"IPAM", {{"Config", json::array({{{"Subnet", "bad"}}})}}}}};
+  CHECK(dns::reverse_lookup(odd, 0xAC120002u).target.empty());
+
+  auto packet = make_query(0x4321, "2.0.18.172.in-addr.arpa", dns::kTypePTR, true);
+  auto q = dns::parse_query(packet.data(), packet.size());
+  REQUIRE(q);
+  auto r = dns::build_ptr_response(packet.data(), *q, dns::kNoError, "proj-web-1.front");
+  CHECK(get16(r, 0) == 0x4321);
+  CHECK(rcode_of(r) == dns::kNoError);
+  CHECK((r[2] & 0x04) != 0);  // authoritative
+  CHECK(answer_count(r) == 1);
+  size_t answer = q->question_end;
+  CHECK(get16(r, answer) == 0xC00C);
+  CHECK(get16(r, answer + 2) == dns::kTypePTR);
+  CHECK(get16(r, answer + 4) == dns::kClassIN);
+  CHECK(get16(r, answer + 8) == 600);
+  const std::vector<uint8_t> wire = {10, 'p', 'r', 'o', 'j', '-', 'w', 'e', 'b', '-', '1', 5, 'f', 'r', 'o', 'n', 't', 0};
+  CHECK(get16(r, answer + 10) == wire.size());
+  CHECK(std::vector<uint8_t>(r.begin() + static_cast<long>(answer) + 12, r.end()) == wire);
+  auto nx = dns::build_ptr_response(packet.data(), *q, dns::kNxDomain, "");
+  CHECK(rcode_of(nx) == dns::kNxDomain);
+  CHECK(answer_count(nx) == 0);
+  // A label over 63 characters cannot be sent: no answer rather than a broken one.
+  CHECK(answer_count(dns::build_ptr_response(packet.data(), *q, dns::kNoError, std::string(64, 'a') + ".front")) == 0);
+}
+
 TEST_CASE("dns: upstream servers from resolv.conf") {
   std::string conf =
       "# generated\n"
