@@ -14,25 +14,32 @@
 
 namespace berth::fs {
 
-std::optional<std::string> read_file_if_exists(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+std::optional<std::string> read_file_at(int dir_fd, const std::string& path) {
+  UniqueFd fd(::openat(dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) return std::nullopt;
     throw_errno("open " + path);
   }
-  std::string out;
-  char buf[65536];
+  // Read straight into the string, sized from fstat (files under /proc say 0: then grow).
+  struct stat st {};
+  size_t capacity = ::fstat(fd.get(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096;
+  std::string out(capacity, '\0');
+  size_t used = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (used == out.size()) out.resize(out.size() * 2);
+    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read " + path);
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
+  out.resize(used);
   return out;
 }
+
+std::optional<std::string> read_file_if_exists(const std::string& path) { return read_file_at(AT_FDCWD, path); }
 
 std::string read_file(const std::string& path) {
   auto s = read_file_if_exists(path);

@@ -11,6 +11,8 @@ namespace berth::fs {
 
 std::string read_file(const std::string& path);                 // throws SysError
 std::optional<std::string> read_file_if_exists(const std::string& path);
+// The same relative to a directory fd (AT_FDCWD: the cwd); nullopt when absent.
+std::optional<std::string> read_file_at(int dir_fd, const std::string& path);
 // Write to a temp file beside path, optionally fsync, then rename over path.
 void write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0600,
                        bool sync = false);
