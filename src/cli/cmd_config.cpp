@@ -60,6 +60,7 @@ std::string render(const ConfigFlags& flags, compose::LoadResult& result) {
   } else if (flags.profiles) {
     compose::LoadOptions all = flags.load;
     all.profiles = {"*"};
+    all.typed_project = true;
     auto everything = compose::load_project(all);
     std::set<std::string> names;
     for (const auto& svc : everything.project.services) names.insert(svc.profiles.begin(), svc.profiles.end());
@@ -97,12 +98,15 @@ void run_config(ConfigFlags& flags) {
   flags.load.resolve_paths = !flags.no_path_resolution;
   flags.load.consistency = !flags.no_consistency;
   flags.load.resolve_env = !flags.no_env_resolution;
+  // Only --images and --hash read the typed project; the other outputs print the model.
+  bool needs_project = flags.images || !flags.hash.empty();
+  flags.load.typed_project = needs_project && !flags.quiet;
   // Never destroyed: the process ends right after, and freeing a large model took ~7% of the run.
   auto& result = *new compose::LoadResult(compose::load_project(flags.load));
   for (const auto& w : result.warnings) std::fprintf(stderr, "berth: warning: %s\n", w.str().c_str());
   if (flags.quiet) return;
   keep_services(result.model, flags.load.services);
-  if (!flags.load.services.empty()) result.project = compose::project_from_json(result.model);
+  if (needs_project && !flags.load.services.empty()) result.project = compose::project_from_json(result.model);
   std::string out = render(flags, result);
   if (flags.output.empty()) std::fwrite(out.data(), 1, out.size(), stdout);
   else fs::write_file(flags.output, out);

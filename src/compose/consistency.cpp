@@ -3,6 +3,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "passes.h"
 
@@ -24,6 +26,14 @@ bool declared(const Node& root, const char* kind, const std::string& name) {
 void validate_consistency(const Node& root, Diagnostics& diag) {
   auto services = root.find("services");
   if (!services || !services->is_map()) return;
+  // Service by name: depends_on and the cycle search look names up once per edge.
+  std::unordered_map<std::string_view, const Node*> service_named;
+  service_named.reserve(services->map.size());
+  for (const auto& [name, svc] : services->map) service_named.emplace(name, svc.get());
+  auto find_service = [&](const std::string& name) -> const Node* {
+    auto it = service_named.find(name);
+    return it == service_named.end() ? nullptr : it->second;
+  };
   for (const auto& [name, svc] : services->map) {
     if (!svc->is_map()) continue;
     std::string path = "services." + name;
@@ -72,7 +82,7 @@ void validate_consistency(const Node& root, Diagnostics& diag) {
         bool required = true;
         if (spec->is_map())
           if (auto r = spec->find("required")) scalar_as_bool(*r, required);
-        if (!services->find(dep) && required)
+        if (!find_service(dep) && required)
           diag.error(i < deps->key_pos.size() ? deps->key_pos[i] : deps->pos, path_key(path, "depends_on." + dep),
                      "service \"" + name + "\" depends on undefined service \"" + dep + "\"",
                      "check the service name");
@@ -128,16 +138,17 @@ void validate_consistency(const Node& root, Diagnostics& diag) {
                        "remove it, or drop `external`");
       }
   // Dependency cycles, printed as a -> b -> a.
-  std::map<std::string, int> state;  // 0 new, 1 on stack, 2 done
+  std::unordered_map<std::string, int> state;  // 0 new, 1 on stack, 2 done
+  state.reserve(services->map.size());
   std::vector<std::string> stack;
   bool reported = false;
   std::function<void(const std::string&)> visit = [&](const std::string& s) {
     state[s] = 1;
     stack.push_back(s);
-    auto svc = services->find(s);
+    auto svc = find_service(s);
     if (auto deps = svc && svc->is_map() ? svc->find("depends_on") : nullptr; deps && deps->is_map())
       for (const auto& [dep, spec] : deps->map) {
-        if (!services->find(dep)) continue;
+        if (!find_service(dep)) continue;
         if (state[dep] == 1 && !reported) {
           std::string cycle;
           bool in = false;

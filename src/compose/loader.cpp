@@ -134,8 +134,11 @@ void apply_extends(Node& root, const std::string& file, const std::string& dir, 
                    Context& ctx) {
   auto services = root.find("services");
   if (!services || !services->is_map()) return;
+  // Only services with an `extends` mapping change; the others would be looked up for nothing
+  // (a linear search each, quadratic in the number of services).
   std::vector<std::string> names;
-  for (auto& [name, svc] : services->map) names.push_back(name);
+  for (auto& [name, svc] : services->map)
+    if (auto ext = svc->is_map() ? svc->find("extends") : nullptr; ext && ext->is_map()) names.push_back(name);
   for (const auto& name : names) {
     std::set<std::string> visiting;
     resolve_extends(root, name, file, dir, env, ctx, visiting);
@@ -308,7 +311,7 @@ LoadResult load_project(const LoadOptions& options) {
       auto text = fs::read_file_if_exists(abs);
       if (!text)
         throw berth::Error("open " + abs + ": no such file or directory", "check the -f path", kExitFileNotFound);
-      files.emplace_back(abs, *text);
+      files.emplace_back(abs, std::move(*text));
     }
   } else {
     for (auto& [name, text] : files) name = absolute_path(name, cwd, ctx.home);
@@ -385,9 +388,16 @@ LoadResult load_project(const LoadOptions& options) {
   json bound = to_json(*model, diag);  // schema errors first: cross-checks assume sane shapes
   if (!diag.has_errors() && options.consistency) validate_consistency(*model, diag);
   diag.throw_if_errors();
+  // The tree is done: freeing it now lets the typed project below reuse its memory (fewer page faults).
+  model.reset();
 
   LoadResult result;
   result.model = std::move(bound);
+  result.warnings = diag.warnings();
+  if (!options.typed_project) {
+    result.environment = std::move(env);
+    return result;
+  }
   result.project = project_from_json(result.model);
   result.project.working_dir = project_dir;
   for (auto& [file, text] : files) result.project.config_files.push_back(file);
@@ -396,7 +406,6 @@ LoadResult load_project(const LoadOptions& options) {
     if (!secret.environment.empty() && env.count(secret.environment)) secret.content = env[secret.environment];
   for (auto& [key, config] : result.project.configs)
     if (!config.environment.empty() && env.count(config.environment)) config.content = env[config.environment];
-  result.warnings = diag.warnings();
   result.environment = std::move(env);
   return result;
 }

@@ -1,11 +1,20 @@
 #include "berth/compose/node.h"
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 #include <tuple>
 
 #include "berth/compose/diagnostics.h"
 
 namespace berth::compose {
+
+const std::string* intern_file_name(const std::string& file) {
+  static std::mutex lock;
+  static std::set<std::string> names;  // never shrinks: positions in errors may outlive a load
+  std::lock_guard<std::mutex> guard(lock);
+  return &*names.insert(file).first;
+}
 
 std::string Pos::str() const {
   std::string name = file ? *file : std::string();
@@ -107,8 +116,8 @@ void Diagnostics::error(const Pos& pos, std::string path, std::string message, s
 }
 void Diagnostics::warn(const Pos& pos, std::string path, std::string message, std::string hint) {
   Diagnostic d{pos, std::move(path), std::move(message), std::move(hint)};
-  for (const auto& w : warnings_)
-    if (w.str() == d.str()) return;
+  // A set, not a scan of earlier warnings: 1000 services with an unset variable made this quadratic.
+  if (!warned_.insert(d.str()).second) return;
   warnings_.push_back(std::move(d));
 }
 void Diagnostics::throw_if_errors() const {

@@ -33,14 +33,22 @@ const Spec* make(Spec s) {
   arena().push_back(std::move(s));
   return &arena().back();
 }
-const Spec* any() { return make({T::Any}); }
-const Spec* str() { return make({T::Str}); }
-const Spec* integer() { return make({T::Int}); }
-const Spec* num() { return make({T::Num}); }
-const Spec* boolean() { return make({T::Bool}); }
-const Spec* dur() { return make({T::Dur}); }
-const Spec* bytes() { return make({T::Bytes}); }
-const Spec* mode() { return make({T::Mode}); }
+// Plain leaf types are never modified (nullable() copies), so one of each serves every use: the
+// table is built on each run, and ~200 identical leaves were a visible part of a small load.
+const Spec* leaf(T t) {
+  static const Spec* leaves[static_cast<int>(T::OneOf) + 1] = {};
+  const Spec*& s = leaves[static_cast<int>(t)];
+  if (!s) s = make({t});
+  return s;
+}
+const Spec* any() { return leaf(T::Any); }
+const Spec* str() { return leaf(T::Str); }
+const Spec* integer() { return leaf(T::Int); }
+const Spec* num() { return leaf(T::Num); }
+const Spec* boolean() { return leaf(T::Bool); }
+const Spec* dur() { return leaf(T::Dur); }
+const Spec* bytes() { return leaf(T::Bytes); }
+const Spec* mode() { return leaf(T::Mode); }
 const Spec* enm(std::vector<std::string> values) {
   Spec s{T::Str};
   s.enums = std::move(values);
@@ -77,7 +85,10 @@ const Spec* label_map() {
   return dict(make(std::move(s)));
 }
 const Spec* env_map() { return dict(nullable(str())); }
-const Spec* strs() { return list(str()); }
+const Spec* strs() {
+  static const Spec* s = list(str());
+  return s;
+}
 
 std::string check_restart(const std::string& v) {
   if (v == "no" || v == "always" || v == "unless-stopped" || v == "on-failure") return "";

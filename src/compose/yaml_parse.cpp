@@ -7,6 +7,7 @@
 
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 #include "passes.h"
 
@@ -22,7 +23,7 @@ struct NoProgress {
 class TreeBuilder : public YAML::EventHandler {
  public:
   TreeBuilder(const std::string& file, Diagnostics& diag, ParseLimits limits, size_t input_size)
-      : file_(std::make_shared<const std::string>(file)), diag_(diag), limits_(limits),
+      : file_(intern_file_name(file)), diag_(diag), limits_(limits),
         max_events_(4 * input_size + 64) {}
 
   std::vector<NodePtr> documents;
@@ -99,7 +100,22 @@ class TreeBuilder : public YAML::EventHandler {
     Pos key_pos;
     bool key_is_merge = false;
     std::vector<NodePtr> merges;  // values of `<<`, in order
+    // Key → index into node->map, built once the map is large: a linear duplicate check per key
+    // made a 1000-service `services:` quadratic.
+    std::unordered_map<std::string, size_t> index;
   };
+
+  static constexpr size_t kIndexFrom = 32;  // small maps: a linear scan is cheaper than hashing
+
+  // Position of the earlier `key` in the frame's map, or nullptr.
+  const Pos* earlier_key(Frame& f) {
+    Node& node = *f.node;
+    if (node.map.size() < kIndexFrom) return node.find_key_pos(f.key);
+    if (f.index.empty())
+      for (size_t i = 0; i < node.map.size(); ++i) f.index.emplace(node.map[i].first, i);
+    auto it = f.index.find(f.key);
+    return it == f.index.end() ? nullptr : &node.key_pos[it->second];
+  }
 
   void count_event(const YAML::Mark& mark) {
     if (++events_ > max_events_) throw NoProgress{mark};
@@ -155,13 +171,14 @@ class TreeBuilder : public YAML::EventHandler {
       f.merges.push_back(n);
       return;
     }
-    if (const Pos* first = f.node->find_key_pos(f.key)) {
+    if (const Pos* first = earlier_key(f)) {
       diag_.error(f.key_pos, "", "duplicate key \"" + f.key + "\" (first defined at " + first->str() + ")",
                   "remove one of the two entries");
       return;
     }
-    f.node->map.emplace_back(f.key, n);
-    f.node->key_pos.push_back(f.key_pos);
+    if (!f.index.empty()) f.index.emplace(f.key, f.node->map.size());
+    f.node->map.emplace_back(std::move(f.key), std::move(n));
+    f.node->key_pos.push_back(std::move(f.key_pos));
   }
 
   // `<<: *a` or `<<: [*a, *b]`: keys already present win; earlier sources win over later ones.
@@ -186,7 +203,7 @@ class TreeBuilder : public YAML::EventHandler {
     }
   }
 
-  std::shared_ptr<const std::string> file_;
+  const std::string* file_;
   Diagnostics& diag_;
   ParseLimits limits_;
   std::vector<Frame> stack_;
@@ -198,11 +215,21 @@ class TreeBuilder : public YAML::EventHandler {
   bool budget_reported_ = false;
 };
 
+// An istream over `text` without copying it (std::istringstream copies the whole file).
+class TextBuf : public std::streambuf {
+ public:
+  explicit TextBuf(const std::string& text) {
+    char* begin = const_cast<char*>(text.data());  // read-only: the get area is never written
+    setg(begin, begin, begin + text.size());
+  }
+};
+
 }  // namespace
 
 std::vector<NodePtr> parse_yaml(const std::string& text, const std::string& file, Diagnostics& diag,
                                 ParseLimits limits) {
-  std::istringstream in(text);
+  TextBuf buf(text);
+  std::istream in(&buf);
   TreeBuilder builder(file, diag, limits, text.size());
   try {
     YAML::Parser parser(in);

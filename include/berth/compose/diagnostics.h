@@ -2,6 +2,7 @@
 // Loader findings. Errors are collected (all errors of a file, not just the first) and thrown
 // together as a LoadError; warnings are kept for the caller to print once each.
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "berth/compose/node.h"
@@ -33,6 +34,7 @@ class Diagnostics {
  private:
   std::vector<Diagnostic> errors_;
   std::vector<Diagnostic> warnings_;
+  std::unordered_set<std::string> warned_;  // str() of each warning: duplicates are dropped
 };
 
 class LoadError : public berth::Error {

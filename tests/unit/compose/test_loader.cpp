@@ -166,6 +166,20 @@ secrets:
   CHECK(s.networks.count("default") == 1);
 }
 
+TEST_CASE("loader: typed_project = false gives the same model and warnings, no typed project") {
+  auto o = options_for("services:\n  web:\n    image: nginx\n    tty: yes\n  db:\n    image: pg\n");
+  auto full = load_project(o);
+  o.typed_project = false;
+  auto model_only = load_project(o);
+  CHECK(model_only.model == full.model);
+  CHECK(model_only.project.services.empty());
+  CHECK(full.project.services.size() == 2);
+  REQUIRE(model_only.warnings.size() == full.warnings.size());
+  CHECK(model_only.warnings.size() == 1);
+  CHECK(model_only.warnings[0].str() == full.warnings[0].str());
+  CHECK(model_only.environment == full.environment);
+}
+
 TEST_CASE("config_hash ignores scale, depends_on, build, profiles and deploy.replicas") {
   auto hash = [](const std::string& extra) {
     auto r = load_project(options_for("services:\n  db: {image: x}\n  web:\n    image: nginx\n" + extra));

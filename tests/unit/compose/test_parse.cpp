@@ -46,6 +46,37 @@ TEST_CASE("parse: duplicate keys name both positions") {
         std::string::npos);
 }
 
+TEST_CASE("parse: duplicate keys in a large mapping (hash index) name both positions") {
+  // 40 services: past the size where the parser switches from a linear scan to an index.
+  std::string yaml = "services:\n";
+  for (int i = 0; i < 40; ++i) yaml += "  s" + std::to_string(i) + ": {image: a}\n";
+  yaml += "  s7: {image: b}\n  s39: {image: c}\n  s40: {image: d}\n";
+  Diagnostics d;
+  auto docs = parse_yaml(yaml, "big.yaml", d);
+  REQUIRE(d.errors().size() == 2);
+  CHECK(d.errors()[0].str() == "big.yaml:42:3: duplicate key \"s7\" (first defined at big.yaml:9:3); remove one of the two entries");
+  CHECK(d.errors()[1].str() == "big.yaml:43:3: duplicate key \"s39\" (first defined at big.yaml:41:3); remove one of the two entries");
+  REQUIRE(docs.size() == 1);
+  auto services = docs[0]->find("services");
+  REQUIRE(services);
+  CHECK(services->map.size() == 41);
+  CHECK(services->find("s7")->find("image")->value == "a");
+  CHECK(services->find("s40")->find("image")->value == "d");
+}
+
+TEST_CASE("diagnostics: identical warnings are kept once, in first-seen order") {
+  Diagnostics d;
+  Pos p("w.yaml", 3, 5);
+  d.warn(p, "services.a.image", "unset", "hint");
+  d.warn(p, "services.b.image", "unset", "hint");
+  d.warn(p, "services.a.image", "unset", "hint");
+  d.warn(Pos("w.yaml", 3, 6), "services.a.image", "unset", "hint");
+  REQUIRE(d.warnings().size() == 3);
+  CHECK(d.warnings()[0].str() == "w.yaml:3:5: services.a.image: unset; hint");
+  CHECK(d.warnings()[1].str() == "w.yaml:3:5: services.b.image: unset; hint");
+  CHECK(d.warnings()[2].str() == "w.yaml:3:6: services.a.image: unset; hint");
+}
+
 TEST_CASE("parse: alias expansion has a budget (billion laughs)") {
   std::string yaml = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';
