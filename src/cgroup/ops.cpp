@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -295,6 +296,40 @@ void freeze(const Plan& plan, bool frozen) {
   freeze_for(plan, frozen, std::chrono::milliseconds(5000));
 }
 
+namespace {
+
+// Bytes read and written by the container, summed over devices. v1: blkio's
+// "MAJ:MIN Read N" / "MAJ:MIN Write N" lines; v2: io.stat's "MAJ:MIN rbytes=N wbytes=N ...".
+void add_block_io(const Plan& plan, Stats& s) {
+  for (const auto& dir : plan.dirs) {
+    bool v2 = plan.unified;
+    if (!v2 && dir.find("/blkio/") == std::string::npos) continue;
+    auto text = fs::read_file_if_exists(fs::join(dir, v2 ? "io.stat" : "blkio.throttle.io_service_bytes"));
+    if (!text) continue;
+    size_t start = 0;
+    while (start < text->size()) {
+      size_t end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      std::string line = text->substr(start, end - start);
+      start = end + 1;
+      auto number_after = [&](const std::string& key) -> uint64_t {
+        size_t at = line.find(key);
+        return at == std::string::npos ? 0 : std::strtoull(line.c_str() + at + key.size(), nullptr, 10);
+      };
+      if (v2) {
+        s.block_read += number_after(" rbytes=");
+        s.block_write += number_after(" wbytes=");
+      } else {
+        s.block_read += number_after(" Read ");
+        s.block_write += number_after(" Write ");
+      }
+    }
+    break;  // one hierarchy holds these counters
+  }
+}
+
+}  // namespace
+
 Stats stats(const Plan& plan) {
   Stats s;
   if (!plan.memory_dir.empty()) {
@@ -320,6 +355,7 @@ Stats stats(const Plan& plan) {
   std::optional<uint64_t> current;
   if (!plan.pids_dir.empty()) current = read_u64(fs::join(plan.pids_dir, "pids.current"));
   s.pids = current ? *current : pids(plan).size();
+  add_block_io(plan, s);
   return s;
 }
 

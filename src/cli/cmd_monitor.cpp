@@ -1,14 +1,19 @@
-// berth container top | stats --no-stream: read from /proc and the container's cgroups.
+// berth container top | stats: read from /proc, the container's cgroups and its veths.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <map>
+#include <thread>
 
 #include "berth/cgroup/cgroup.h"
 #include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/strings.h"
+#include "berth/util/time.h"
 #include "cli.h"
 #include "table.h"
 
@@ -33,6 +38,65 @@ std::string human_bytes(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u ? "%.2f%s" : "%.0f%s", v, units[u]);
   return buf;
+}
+
+// Docker's I/O columns count in powers of 1000 ("1.5kB / 648B").
+std::string human_decimal(uint64_t b) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.3g%s" : "%.0f%s", v, units[u]);
+  return buf;
+}
+
+struct StatsSample {
+  cgroup::Stats cgroups;
+  engine::NetworkIo network;
+  int64_t taken_ns = 0;
+};
+
+// One frame of `stats`: CPU % over the time since the previous sample of the same container
+// (Docker's figure: 100 % is one CPU), the rest as read now. Containers without runtime state
+// (stopped meanwhile) are left out.
+void print_stats_frame(const std::vector<std::string>& ids, std::map<std::string, StatsSample>& previous) {
+  uint64_t host_mem = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  Table t({"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"});
+  std::map<std::string, StatsSample> now;
+  for (const auto& id : ids) {
+    StatsSample s;
+    std::string name;
+    try {
+      s.cgroups = cgroup::stats(cgroups_of(id));
+      s.network = engine::container_network_io(id);
+      s.taken_ns = timeutil::now_ns();
+      name = engine::view_container(id, engine::ViewDetail::summary).name;
+    } catch (const Error&) {
+      continue;
+    }
+    double cpu = 0;
+    if (auto it = previous.find(id); it != previous.end() && s.taken_ns > it->second.taken_ns &&
+                                     s.cgroups.cpu_usage_ns >= it->second.cgroups.cpu_usage_ns)
+      cpu = 100.0 * static_cast<double>(s.cgroups.cpu_usage_ns - it->second.cgroups.cpu_usage_ns) /
+            static_cast<double>(s.taken_ns - it->second.taken_ns);
+    uint64_t limit = s.cgroups.memory_limit ? s.cgroups.memory_limit : host_mem;
+    char cpu_text[16], mem_pct[16];
+    std::snprintf(cpu_text, sizeof cpu_text, "%.2f%%", cpu);
+    std::snprintf(mem_pct, sizeof mem_pct, "%.2f%%",
+                  limit ? 100.0 * static_cast<double>(s.cgroups.memory_usage) / static_cast<double>(limit) : 0.0);
+    t.add({short_id(id), name, cpu_text, human_bytes(s.cgroups.memory_usage) + " / " + human_bytes(limit), mem_pct,
+           human_decimal(s.network.rx) + " / " + human_decimal(s.network.tx),
+           human_decimal(s.cgroups.block_read) + " / " + human_decimal(s.cgroups.block_write),
+           std::to_string(s.cgroups.pids)});
+    now[id] = s;
+  }
+  t.print();
+  std::fflush(stdout);
+  previous = std::move(now);
 }
 
 }  // namespace
@@ -67,34 +131,38 @@ void add_container_monitor_commands(CLI::App& container) {
     cmd->callback([ref] { print_container_top(engine::resolve_container(*ref)); });
   }
   {
-    auto* cmd = container.add_subcommand("stats", "Display a snapshot of containers' resource usage");
+    auto* cmd = container.add_subcommand("stats", "Display a live stream of containers' resource usage");
     auto refs = std::make_shared<std::vector<std::string>>();
     auto no_stream = std::make_shared<bool>(false);
     cmd->add_flag("--no-stream", *no_stream, "Disable streaming stats and only pull the first result");
     cmd->add_option("CONTAINER", *refs, "Containers (default: all running)");
     cmd->callback([refs, no_stream] {
-      if (!*no_stream)
-        throw Error("streaming stats are not supported yet", "use berth container stats --no-stream");
-      std::vector<std::string> ids;
-      if (refs->empty()) {
-        for (const auto& v : engine::list_containers())
+      // As Docker: the named containers, or every running one (listed again for each frame, so
+      // containers that start later appear); a frame a second until interrupted.
+      std::vector<std::string> named;
+      for (const auto& r : *refs) named.push_back(engine::resolve_container(r));
+      auto targets = [&] {
+        if (!named.empty()) return named;
+        std::vector<std::string> ids;
+        for (const auto& v : engine::list_containers(engine::ViewDetail::summary))
           if (v.status == "running" || v.status == "paused") ids.push_back(v.id);
-      } else {
-        for (const auto& r : *refs) ids.push_back(engine::resolve_container(r));
+        return ids;
+      };
+      std::map<std::string, StatsSample> previous;
+      // A first sample, so that even the first frame shows CPU % over a second, as Docker's does.
+      for (const auto& id : targets()) {
+        try {
+          previous[id] = {cgroup::stats(cgroups_of(id)), {}, timeutil::now_ns()};
+        } catch (const Error&) {
+        }
       }
-      uint64_t host_mem = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-      Table t({"CONTAINER ID", "NAME", "CPU TIME", "MEM USAGE / LIMIT", "MEM %", "PIDS"});
-      for (const auto& id : ids) {
-        auto v = engine::view_container(id);
-        auto s = cgroup::stats(cgroups_of(id));
-        uint64_t limit = s.memory_limit ? s.memory_limit : host_mem;
-        char pct[16], cpu[32];
-        std::snprintf(pct, sizeof pct, "%.2f%%", limit ? 100.0 * static_cast<double>(s.memory_usage) / static_cast<double>(limit) : 0.0);
-        std::snprintf(cpu, sizeof cpu, "%.3fs", static_cast<double>(s.cpu_usage_ns) / 1e9);
-        t.add({short_id(id), v.name, cpu, human_bytes(s.memory_usage) + " / " + human_bytes(limit), pct,
-               std::to_string(s.pids)});
+      bool terminal = ::isatty(STDOUT_FILENO) == 1;
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (terminal && !*no_stream) std::fputs("\033[2J\033[H", stdout);  // redraw in place
+        print_stats_frame(targets(), previous);
+        if (*no_stream) return;
       }
-      t.print();
     });
   }
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 #include <cstdio>
+#include <cstdlib>
 
 #include "berth/engine/engine.h"
 #include "berth/network/nat.h"
@@ -295,6 +296,21 @@ ContainerNetwork setup_container_network(const std::string& id, const std::strin
     throw;
   }
   return out;
+}
+
+NetworkIo container_network_io(const std::string& id) {
+  NetworkIo io;
+  auto counter = [](const std::string& link, const char* name) -> uint64_t {
+    auto text = fs::read_file_if_exists("/sys/class/net/" + link + "/statistics/" + name);
+    return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+  };
+  for (const auto& link : fs::list_dir("/sys/class/net"))
+    if (link.rfind(veth_prefix(id), 0) == 0) {
+      // What the host side receives, the container sent.
+      io.rx += counter(link, "tx_bytes");
+      io.tx += counter(link, "rx_bytes");
+    }
+  return io;
 }
 
 LinkBatch::~LinkBatch() {

@@ -106,4 +106,21 @@ capture berth container run -d --name attached-out "$IMAGE" sh -c 'sleep 0.5; ec
 TIMEOUT=20 expect_rc "attach without stdin returns the exit code" 4 berth container attach --no-stdin attached-out
 expect_eq "stdout and stderr come through" "out err" "$OUT $ERR"
 
+# --- stats ----------------------------------------------------------------------------------------
+capture berth container run -d --name spinner "$IMAGE" sh -c 'while :; do :; done'
+capture berth container run -d --name stats-idle "$IMAGE" sleep 60
+expect_rc "stats --no-stream" 0 berth container stats --no-stream spinner stats-idle
+expect_match "Docker's columns" "^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS" "$OUT"
+spin_cpu=$(awk '$2 == "spinner" {sub("%", "", $3); print int($3)}' <<<"$OUT")
+idle_cpu=$(awk '$2 == "stats-idle" {sub("%", "", $3); print int($3)}' <<<"$OUT")
+expect_true "a busy loop shows near one CPU ($spin_cpu %)" test "${spin_cpu:-0}" -ge 30
+expect_true "a sleeping container shows ~0 % ($idle_cpu %)" test "${idle_cpu:-100}" -le 5
+expect_match "the idle one's row: one process" "stats-idle .* 1\$" "$OUT"
+TIMEOUT=20 expect_rc "streaming stats run until interrupted" 124 timeout 3.5 "$BERTH_BIN" container stats spinner
+expect_true "... a frame a second" test "$(grep -c '^CONTAINER ID' <<<"$OUT")" -ge 2
+expect_rc "stats of all running containers lists both" 0 berth container stats --no-stream
+expect_match "... spinner" " spinner " "$OUT"
+expect_match "... stats-idle" " stats-idle " "$OUT"
+berth container rm -f spinner stats-idle >/dev/null
+
 done_testing

@@ -102,6 +102,7 @@ struct Stats {
   uint64_t memory_limit = 0;  // 0 = no limit (callers show the host's memory instead)
   uint64_t cpu_usage_ns = 0;
   uint64_t pids = 0;
+  uint64_t block_read = 0, block_write = 0;  // bytes, all devices (v1 blkio, v2 io.stat)
 };
 Stats stats(const Plan& plan);  // missing files read as 0
 

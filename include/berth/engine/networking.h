@@ -75,6 +75,11 @@ class LinkBatch {
   std::vector<std::string> prefixes_;  // veth name prefixes of the containers added
   std::vector<std::string> names_;     // links by name (bridges)
 };
+// Bytes the container received and sent on its veths (read from their host sides), for `stats`.
+struct NetworkIo {
+  uint64_t rx = 0, tx = 0;
+};
+NetworkIo container_network_io(const std::string& id);
 // Deletes the host veths (bt<11 hex of id><n>), the namespace and the address allocations.
 // Idempotent; used by rm, prune and after a failed create. With a batch the veths are left to
 // it (until its flush the kernel may also delete them, as their namespace is gone).

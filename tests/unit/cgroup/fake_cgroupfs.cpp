@@ -481,7 +481,16 @@ TEST_CASE("hybrid fake tree: ensure_parents, create, join, pids, stats, remove")
                  "cache 4096\nrss 1\ntotal_inactive_file 1048576\n");
   fs::write_file(plan.cpuacct_dir + "/cpuacct.usage", "123456789\n");
   fs::write_file(plan.pids_dir + "/pids.current", "7\n");
+  std::string blkio_dir;
+  for (const auto& d : plan.dirs)
+    if (d.find("/blkio/") != std::string::npos) blkio_dir = d;
+  REQUIRE(!blkio_dir.empty());
+  fs::write_file(blkio_dir + "/blkio.throttle.io_service_bytes",
+                 "254:0 Read 4096\n254:0 Write 8192\n254:0 Sync 0\n254:0 Total 12288\n"
+                 "254:16 Read 1000\n254:16 Write 24\nTotal 13312\n");
   Stats s = stats(plan);
+  CHECK(s.block_read == 5096);
+  CHECK(s.block_write == 8216);
   CHECK(s.memory_usage == 10485760 - 1048576);
   CHECK(s.memory_limit == 67108864);
   CHECK(s.cpu_usage_ns == 123456789);
@@ -563,7 +572,12 @@ TEST_CASE("unified fake tree: subtree_control, create with BPF attach, freeze, k
                  "anon 100\nfile 10\ninactive_file 4194304\nactive_file 1\n");
   fs::write_file(plan.cpu_dir + "/cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n");
   fs::write_file(plan.pids_dir + "/pids.current", "3\n");
+  fs::write_file(plan.dirs[0] + "/io.stat",
+                 "254:0 rbytes=4096 wbytes=512 rios=1 wios=1 dbytes=0 dios=0\n"
+                 "254:16 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n");
   Stats s = stats(plan);
+  CHECK(s.block_read == 4106);
+  CHECK(s.block_write == 532);
   CHECK(s.memory_usage == 4194304);
   CHECK(s.memory_limit == 67108864);
   CHECK(s.cpu_usage_ns == 2500000);
