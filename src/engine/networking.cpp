@@ -16,6 +16,7 @@
 #include "berth/util/id.h"
 #include "berth/util/paths.h"
 #include "berth/util/sha256.h"
+#include "berth/util/strings.h"
 
 namespace berth::engine {
 
@@ -103,6 +104,36 @@ void update_launch_plan_networks(const std::string& id, const std::vector<std::s
     plan["dns"] = dns;
   }
   fs::write_file_atomic(path, plan.dump(), 0600);
+}
+
+// A container that started with only the default bridge has no embedded DNS: its resolv.conf
+// names the host's resolvers. Its first user network turns the DNS on, as Docker's does: the
+// upstreams it had (--dns) become the responder's, resolv.conf is rewritten in place (the file
+// is bind-mounted: the container sees the change) and a running supervisor starts the responder.
+void enable_embedded_dns(const std::string& id, const json& record) {
+  auto cp = container_paths(id);
+  std::string path = cp.state_dir + "/resolv.conf";
+  auto current = fs::read_file_if_exists(path);
+  if (!current || current->find("nameserver 127.0.0.11") != std::string::npos) return;
+  std::string plan_path = cp.run_dir + "/launch.json";
+  if (auto text = fs::read_file_if_exists(plan_path)) {
+    json plan = json::parse(*text);
+    const json& dns = record.contains("HostConfig") ? record["HostConfig"].value("Dns", json::array()) : json::array();
+    if (plan["dns"].is_object() && dns.is_array() && !dns.empty()) {
+      plan["dns"]["Upstreams"] = dns;
+      fs::write_file_atomic(plan_path, plan.dump(), 0600);
+    }
+  }
+  std::string rewritten;
+  for (const auto& line : str::split(*current, '\n')) {
+    auto t = str::trim(line);
+    if (t.rfind("search", 0) == 0 || t.rfind("domain", 0) == 0) rewritten += t + "\n";
+  }
+  rewritten += "nameserver 127.0.0.11\noptions ndots:0\n";
+  fs::write_file(path, rewritten, 0644);
+  if (auto reply = supervisor_request(id, {{"op", "dns"}}); reply && !reply->value("ok", false))
+    std::fprintf(stderr, "berth: warning: container %s: %s\n", short_id(id).c_str(),
+                 reply->value("error", "the DNS responder did not start").c_str());
 }
 
 // ---- opt-in outbound NAT (docs/networking.md): table inet berth follows the records ----
@@ -431,6 +462,7 @@ void connect_container(const std::string& net, const std::string& container_ref,
   record["NetworkSettings"]["Networks"][name] = endpoint_settings(ep, aliases, er.dns_names);
   fs::write_file_atomic(cp.state_dir + "/config.json", record.dump(), 0600);
   update_launch_plan_networks(id, order);
+  if (name != network::kDefaultBridgeNetwork) enable_embedded_dns(id, record);
 }
 
 void disconnect_container(const std::string& net, const std::string& container_ref) {

@@ -89,6 +89,7 @@ class Supervisor {
   bool should_restart(int status) const;
   void open_control_socket();
   void start_network_services();  // DNS responder and port proxies (fds 4.. from the CLI)
+  void start_dns();               // once, when the plan has a dns section
   void release_network();         // --rm: the namespace and the address allocations
   // healthchecks
   void start_probe();
@@ -102,6 +103,7 @@ class Supervisor {
   runtime::LaunchResult cur_;
   bool running_ = false;
   bool done_ = false;
+  bool dns_started_ = false;
   int out_ = -1, err_ = -1, in_ = -1;
   std::vector<char> bpf_;
   int restart_count_ = 0;
@@ -122,20 +124,24 @@ class Supervisor {
   std::vector<std::unique_ptr<EventSource>> sources_;
 };
 
-void Supervisor::start_network_services() {
-  if (plan.dns.is_object()) {
-    network::DnsConfig c;
-    c.netns_path = plan.dns.value("Namespace", "");
-    c.network_records = plan.dns.value("Records", std::vector<std::string>{});
-    c.forward = plan.dns.value("Forward", false);
-    c.upstreams = plan.dns.value("Upstreams", std::vector<std::string>{});
-    c.launch_plan_path = plan.run_dir + "/launch.json";
-    try {
-      sources_.push_back(std::make_unique<network::DnsServer>(c));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "berth-supervisor: DNS responder: %s\n", e.what());
-    }
+void Supervisor::start_dns() {
+  if (dns_started_ || !plan.dns.is_object()) return;
+  network::DnsConfig c;
+  c.netns_path = plan.dns.value("Namespace", "");
+  c.network_records = plan.dns.value("Records", std::vector<std::string>{});
+  c.forward = plan.dns.value("Forward", false);
+  c.upstreams = plan.dns.value("Upstreams", std::vector<std::string>{});
+  c.launch_plan_path = plan.run_dir + "/launch.json";
+  try {
+    sources_.push_back(std::make_unique<network::DnsServer>(c));
+    dns_started_ = true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth-supervisor: DNS responder: %s\n", e.what());
   }
+}
+
+void Supervisor::start_network_services() {
+  start_dns();
   std::vector<network::ProxiedPort> ports;
   int fd = 4;
   for (const auto& p : plan.ports) {
@@ -424,6 +430,16 @@ void Supervisor::handle_request(Client& c, const std::string& body) {
     }
   } else if (op == "attach") {
     c.attached = true;
+  } else if (op == "dns") {
+    // `network connect` gave a container that started without the embedded DNS (default bridge
+    // only) its first user network: the plan now has a dns section; serve it from now on.
+    try {
+      plan.dns = load_json_file(plan.run_dir + "/launch.json").value("dns", json());
+      start_dns();
+    } catch (const std::exception& e) {
+      resp = {{"ok", false}, {"error", e.what()}};
+    }
+    if (!dns_started_ && resp.value("ok", true)) resp = {{"ok", false}, {"error", "the DNS responder did not start"}};
   } else {
     resp = {{"ok", false}, {"error", "unknown request \"" + op + "\""}};
   }

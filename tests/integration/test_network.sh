@@ -123,6 +123,18 @@ expect_rc "both reaches db on back" 0 berth container exec both timeout 5 wget -
 expect_eq "page from back" db-page "$OUT"
 expect_rc "a network connected while running: its names resolve at once" 0 berth container exec both nslookup db
 expect_match "db's address on back" "Address: $db_ip" "$OUT"
+expect_rc "a container on the default bridge only" 0 berth container run -d --name solo "$IMAGE" sleep 300
+expect_rc "... has the host's resolvers" 0 berth container exec solo cat /etc/resolv.conf
+expect_no_match "... not the embedded DNS" "127\.0\.0\.11" "$OUT"
+expect_rc "network connect back solo (running)" 0 berth network connect back solo
+expect_rc "... switches its resolv.conf to the embedded DNS, as Docker does" 0 berth container exec solo cat /etc/resolv.conf
+expect_match "nameserver 127.0.0.11" '^nameserver 127\.0\.0\.11$' "$OUT"
+expect_rc "... and back's names resolve at once" 0 berth container exec solo nslookup db
+expect_match "... to db's address" "Address: $db_ip" "$OUT"
+expect_rc "after a restart too" 0 berth container restart -t 0 solo
+expect_rc "... names still resolve" 0 berth container exec solo nslookup db
+expect_match "... to db's address" "Address: $db_ip" "$OUT"
+berth container rm -f solo >/dev/null
 expect_rc "network disconnect back both" 0 berth network disconnect back both
 expect_rc "after disconnect, back's names no longer resolve" 1 berth container exec both nslookup db
 TIMEOUT=20 expect_fails "after disconnect, back is unreachable" berth container exec both timeout 2 wget -q -O - "http://$db_ip/db.html"
