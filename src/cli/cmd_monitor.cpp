@@ -13,7 +13,6 @@
 #include "berth/util/fs.h"
 #include "berth/util/id.h"
 #include "berth/util/strings.h"
-#include "berth/util/time.h"
 #include "cli.h"
 #include "table.h"
 
@@ -60,22 +59,37 @@ struct StatsSample {
   int64_t taken_ns = 0;
 };
 
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // One frame of `stats`: CPU % over the time since the previous sample of the same container
-// (Docker's figure: 100 % is one CPU), the rest as read now. Containers without runtime state
-// (stopped meanwhile) are left out.
-void print_stats_frame(const std::vector<std::string>& ids, std::map<std::string, StatsSample>& previous) {
+// (Docker's figure: 100 % is one CPU), the rest as read now. A container without runtime state
+// (stopped, or removed meanwhile) gets a row of zeros when it was named, as in Docker, and is
+// left out otherwise. Returns false once stdout is gone (a closed pipe).
+bool print_stats_frame(const std::vector<std::string>& ids, bool zero_rows,
+                       std::map<std::string, StatsSample>& previous) {
   uint64_t host_mem = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   Table t({"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"});
   std::map<std::string, StatsSample> now;
   for (const auto& id : ids) {
     StatsSample s;
     std::string name;
+    bool live = true;
     try {
+      auto view = engine::view_container(id, engine::ViewDetail::summary);
+      name = view.name;
+      if (view.status != "running" && view.status != "paused") throw Error("not running", "");
       s.cgroups = cgroup::stats(cgroups_of(id));
       s.network = engine::container_network_io(id);
-      s.taken_ns = timeutil::now_ns();
-      name = engine::view_container(id, engine::ViewDetail::summary).name;
-    } catch (const Error&) {
+      s.taken_ns = monotonic_ns();
+    } catch (const std::exception&) {  // a record or plan that went away or is being rewritten
+      live = false;
+    }
+    if (!live) {
+      if (zero_rows && !name.empty())
+        t.add({short_id(id), name, "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"});
       continue;
     }
     double cpu = 0;
@@ -95,8 +109,8 @@ void print_stats_frame(const std::vector<std::string>& ids, std::map<std::string
     now[id] = s;
   }
   t.print();
-  std::fflush(stdout);
   previous = std::move(now);
+  return std::fflush(stdout) == 0 && !std::ferror(stdout);
 }
 
 }  // namespace
@@ -152,16 +166,15 @@ void add_container_monitor_commands(CLI::App& container) {
       // A first sample, so that even the first frame shows CPU % over a second, as Docker's does.
       for (const auto& id : targets()) {
         try {
-          previous[id] = {cgroup::stats(cgroups_of(id)), {}, timeutil::now_ns()};
-        } catch (const Error&) {
+          previous[id] = {cgroup::stats(cgroups_of(id)), {}, monotonic_ns()};
+        } catch (const std::exception&) {
         }
       }
       bool terminal = ::isatty(STDOUT_FILENO) == 1;
       for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
         if (terminal && !*no_stream) std::fputs("\033[2J\033[H", stdout);  // redraw in place
-        print_stats_frame(targets(), previous);
-        if (*no_stream) return;
+        if (!print_stats_frame(targets(), !named.empty(), previous) || *no_stream) return;
       }
     });
   }

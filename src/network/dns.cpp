@@ -140,7 +140,8 @@ std::vector<uint8_t> build_ptr_response(const uint8_t* packet, const Query& q, u
     start = dot + 1;
   }
   rdata.push_back(0);
-  if (out.size() + 12 + rdata.size() > kMaxUdpResponse) return out;
+  // A name is at most 255 octets on the wire (RFC 1035 2.3.4): a longer one gets no answer.
+  if (rdata.size() > 255 || out.size() + 12 + rdata.size() > kMaxUdpResponse) return out;
   out[2] |= 0x04;  // AA: the address is ours
   out[7] = 1;      // ANCOUNT
   put16(out, 0xC000 | kHeaderSize);  // the name is the question's
@@ -227,8 +228,12 @@ ReverseLookup reverse_lookup(const std::vector<json>& networks, uint32_t address
         auto base = parse_cidr_address(subnet);
         size_t slash = subnet.find('/');
         if (!base || slash == std::string::npos) continue;
-        int prefix = std::atoi(subnet.c_str() + slash + 1);
-        if (prefix < 0 || prefix > 32) continue;
+        std::string prefix_text = subnet.substr(slash + 1);
+        if (prefix_text.empty() || prefix_text.size() > 2 ||
+            !std::all_of(prefix_text.begin(), prefix_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          continue;
+        int prefix = std::stoi(prefix_text);
+        if (prefix > 32) continue;
         uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
         if ((address & mask) == (*base & mask)) result.in_our_subnet = true;
       }

@@ -58,7 +58,9 @@ void down(const std::string& project_name, const compose::Project* project, cons
   }
   std::string first_error = stop_and_remove_all(levels, options.timeout_s, true, progress, &links);
   if (!first_error.empty()) throw Error("cannot remove container " + first_error, "retry berth down", 1);
-  // Networks: the project's (by label when the file is unknown), not external ones.
+  // Networks: the project's (by label when the file is unknown), not external ones. Their
+  // bridges go in the link batch with the veths; "Removed" is said once that batch went.
+  std::vector<std::string> networks_going;
   for (const auto& net : engine::list_networks()) {
     const json& labels = net.value("Labels", json::object());
     if (labels.value(kProjectLabel, "") != project_name) continue;
@@ -66,12 +68,20 @@ void down(const std::string& project_name, const compose::Project* project, cons
     emit(progress, "Network " + name, "Removing");
     try {
       engine::remove_network(name, &links);
-      emit(progress, "Network " + name, "Removed");
+      networks_going.push_back(name);
     } catch (const Error& e) {
       emit(progress, "Network " + name, std::string("Error: ") + e.what());
     }
   }
-  links.flush();
+  // A failed link deletion fails `down`, but only after the volumes and images below went too.
+  std::string link_error;
+  try {
+    links.flush();
+  } catch (const std::exception& e) {
+    link_error = e.what();
+  }
+  for (const auto& name : networks_going)
+    emit(progress, "Network " + name, link_error.empty() ? "Removed" : "Error: " + link_error);
   // Generated secret and config files: nothing of the project uses them any more.
   if (project || observed.containers.size() == doomed.size()) fs::remove_tree(generated_files_dir(project_name));
   if (options.volumes) {
@@ -96,6 +106,8 @@ void down(const std::string& project_name, const compose::Project* project, cons
       emit(progress, "Image " + img, std::string("Error: ") + e.what());
     }
   }
+  if (!link_error.empty()) throw Error("cannot delete the project's network links: " + link_error,
+                                   "delete the link named there by hand (ip link del NAME)", 1);
 }
 
 }  // namespace berth::orchestrator

@@ -121,6 +121,9 @@ expect_true "... a frame a second" test "$(grep -c '^CONTAINER ID' <<<"$OUT")" -
 expect_rc "stats of all running containers lists both" 0 berth container stats --no-stream
 expect_match "... spinner" " spinner " "$OUT"
 expect_match "... stats-idle" " stats-idle " "$OUT"
+berth container stop -t 0 stats-idle >/dev/null
+expect_rc "stats --no-stream of a named, stopped container" 0 berth container stats --no-stream stats-idle
+expect_match "... a row of zeros, as Docker's" "stats-idle +0\.00% +0B / 0B +0\.00% +0B / 0B +0B / 0B +0\$" "$OUT"
 berth container rm -f spinner stats-idle >/dev/null
 
 done_testing

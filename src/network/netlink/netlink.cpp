@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "berth/util/error.h"
@@ -389,27 +390,39 @@ void delete_links(Socket& s, const std::vector<std::string>& names) {
   uint32_t group = 0;
   if (::getrandom(&group, sizeof group, 0) != sizeof group) throw_errno("getrandom");
   group |= 0x80000000u;
-  size_t tagged = 0;
+  std::vector<std::string> tagged, one_by_one;
   for (const auto& name : names) {
     Request request = link_request(s, name);
     mnl_attr_put_u32(request.nlh(), IFLA_GROUP, group);
     try {
       transact(s, request, "set device group of " + name);
-      ++tagged;
+      tagged.push_back(name);
     } catch (const SysError& e) {
-      if (e.err() != ENODEV) throw;  // gone already (its namespace went first)
+      if (e.err() != ENODEV) one_by_one.push_back(name);  // ENODEV: gone already (its namespace went first)
     }
   }
-  if (tagged == 0) return;
-  Request request(s, RTM_DELLINK, NLM_F_ACK);
-  auto* ifi = request.put_header<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  mnl_attr_put_u32(request.nlh(), IFLA_GROUP, group);
-  try {
-    transact(s, request, "delete " + std::to_string(tagged) + " links");
-  } catch (const SysError& e) {
-    if (e.err() != ENODEV) throw;
+  if (!tagged.empty()) {
+    Request request(s, RTM_DELLINK, NLM_F_ACK);
+    auto* ifi = request.put_header<ifinfomsg>();
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_u32(request.nlh(), IFLA_GROUP, group);
+    try {
+      transact(s, request, "delete " + std::to_string(tagged.size()) + " links");
+    } catch (const SysError& e) {
+      // Never leave tagged links behind: each goes on its own then.
+      if (e.err() != ENODEV) one_by_one.insert(one_by_one.end(), tagged.begin(), tagged.end());
+    }
   }
+  // What could not go in the batch goes alone; the first failure is reported after all were tried.
+  std::optional<SysError> first_failure;
+  for (const auto& name : one_by_one) {
+    try {
+      delete_link(s, name);
+    } catch (const SysError& e) {
+      if (!first_failure) first_failure = e;
+    }
+  }
+  if (first_failure) throw *first_failure;
 }
 
 std::vector<Ipv4Net> ipv4_routes(Socket& s) {

@@ -372,6 +372,14 @@ TEST_CASE("dns: reverse lookups of the networks' addresses") {
   auto nx = dns::build_ptr_response(packet.data(), *q, dns::kNxDomain, "");
   CHECK(rcode_of(nx) == dns::kNxDomain);
   CHECK(answer_count(nx) == 0);
+  // A name over 255 octets cannot be sent either.
+  std::string long_target;
+  for (int i = 0; i < 5; ++i) long_target += std::string(60, 'a') + ".";
+  CHECK(answer_count(dns::build_ptr_response(packet.data(), *q, dns::kNoError, long_target + "front")) == 0);
+  // A subnet with a malformed prefix does not make every address "ours".
+  json bad = front;
+  bad["IPAM"] = {{"Config", json::array({{{"Subnet", "172.18.0.0/abc"}}})}};
+  CHECK(!dns::reverse_lookup({bad}, 0x08080808u).in_our_subnet);
   // A label over 63 characters cannot be sent: no answer rather than a broken one.
   CHECK(answer_count(dns::build_ptr_response(packet.data(), *q, dns::kNoError, std::string(64, 'a') + ".front")) == 0);
 }
