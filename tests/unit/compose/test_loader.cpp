@@ -68,7 +68,8 @@ TEST_CASE("loader: env_file merges under environment, later files win") {
   t.write("compose.yaml", "services:\n  web:\n    image: x\n    env_file: [a.env, b.env]\n    environment:\n      B: explicit\n");
   t.write("a.env", "A=a\nB=a\nC=a\n");
   t.write("b.env", "C=b\n");
-  auto& env = load_project(in_dir(t.path)).project.services[0].environment;
+  auto result = load_project(in_dir(t.path));  // held: a reference into a temporary would dangle
+  auto& env = result.project.services[0].environment;
   CHECK(env == std::map<std::string, std::string>{{"A", "a"}, {"B", "explicit"}, {"C", "b"}});
 }
 
