@@ -179,13 +179,6 @@ void read_start_report(int sock, const std::string& id) {
 
 namespace {
 
-std::optional<json> parse_json(const std::optional<std::string>& text) {
-  if (!text) return std::nullopt;
-  json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return std::nullopt;
-  return doc;
-}
-
 // The containers/ directories of the state and run roots, opened once by a listing: each file is
 // then opened relative to them rather than by walking its whole path (two per container).
 struct ContainerDirs {
@@ -209,7 +202,9 @@ std::optional<std::string> read_container_file(const ContainerDirs* dirs, bool s
 
 ContainerView build_view(const ContainerDirs* dirs, const std::string& id, ViewDetail detail) {
   auto text = read_container_file(dirs, true, id, "config.json");
-  auto record = detail == ViewDetail::summary ? parse_record_summary(text) : parse_json(text);
+  auto record = detail == ViewDetail::summary ? parse_record_summary(text)
+                : text                             ? parse_json_if_valid(*text)
+                                                   : std::nullopt;
   if (!record) throw Error("No such container: " + id, "", 1);
   ContainerView v;
   v.record = std::move(*record);  // `ls` views every container: no deep copies
@@ -226,7 +221,8 @@ ContainerView build_view(const ContainerDirs* dirs, const std::string& id, ViewD
     v.created_ns = timeutil::parse_rfc3339(rec.value("Created", ""));
   } catch (...) {
   }
-  json state = parse_json(read_container_file(dirs, false, id, "state.json")).value_or(json::object());
+  auto state_text = read_container_file(dirs, false, id, "state.json");
+  json state = (state_text ? parse_json_if_valid(*state_text) : std::nullopt).value_or(json::object());
   std::string status = state.value("Status", "created");
   json st = {{"Status", status},
              {"Running", false},

@@ -79,7 +79,7 @@ std::vector<std::string> dns_names_for(const std::string& id, const std::string&
 // The supervisor's view of the networks (DNS records, --rm release) follows connect and
 // disconnect: its DNS responder re-reads the record list when this file changes; the rest takes
 // effect when the supervisor (re)starts.
-void update_launch_plan_networks(const std::string& id, const std::vector<std::string>& order) {
+void update_launch_plan_networks(const std::string& id, const std::vector<std::string>& order, const json& record) {
   std::string path = container_paths(id).run_dir + "/launch.json";
   auto text = fs::read_file_if_exists(path);
   if (!text) return;
@@ -100,7 +100,9 @@ void update_launch_plan_networks(const std::string& id, const std::vector<std::s
     dns["Namespace"] = netns_path(id);
     dns["Records"] = records;
     dns["Forward"] = forward;
-    if (!dns.contains("Upstreams")) dns["Upstreams"] = json::array();
+    // A new section (the first user network of a container that had none): its --dns servers.
+    if (!dns.contains("Upstreams"))
+      dns["Upstreams"] = record.contains("HostConfig") ? record["HostConfig"].value("Dns", json::array()) : json::array();
     plan["dns"] = dns;
   }
   fs::write_file_atomic(path, plan.dump(), 0600);
@@ -108,22 +110,13 @@ void update_launch_plan_networks(const std::string& id, const std::vector<std::s
 
 // A container that started with only the default bridge has no embedded DNS: its resolv.conf
 // names the host's resolvers. Its first user network turns the DNS on, as Docker's does: the
-// upstreams it had (--dns) become the responder's, resolv.conf is rewritten in place (the file
-// is bind-mounted: the container sees the change) and a running supervisor starts the responder.
-void enable_embedded_dns(const std::string& id, const json& record) {
-  auto cp = container_paths(id);
-  std::string path = cp.state_dir + "/resolv.conf";
+// launch plan got a dns section (update_launch_plan_networks, with its --dns servers as
+// upstreams), resolv.conf is rewritten in place (the file is bind-mounted: the container sees the
+// change) and a running supervisor starts the responder.
+void enable_embedded_dns(const std::string& id) {
+  std::string path = container_paths(id).state_dir + "/resolv.conf";
   auto current = fs::read_file_if_exists(path);
   if (!current || current->find("nameserver 127.0.0.11") != std::string::npos) return;
-  std::string plan_path = cp.run_dir + "/launch.json";
-  if (auto text = fs::read_file_if_exists(plan_path)) {
-    json plan = json::parse(*text);
-    const json& dns = record.contains("HostConfig") ? record["HostConfig"].value("Dns", json::array()) : json::array();
-    if (plan["dns"].is_object() && dns.is_array() && !dns.empty()) {
-      plan["dns"]["Upstreams"] = dns;
-      fs::write_file_atomic(plan_path, plan.dump(), 0600);
-    }
-  }
   std::string rewritten;
   for (const auto& line : str::split(*current, '\n')) {
     auto t = str::trim(line);
@@ -385,13 +378,10 @@ void teardown_container_network(const std::string& id, LinkBatch* batch) {
   std::string ns = netns_path(id);
   if (nets.empty() && !fs::exists(ns)) return;
   // Host veths explicitly (the kernel would delete them with the namespace, but asynchronously).
-  if (batch) {
-    batch->add_container(id);
-  } else {
-    network::netlink::Socket s;
-    for (const auto& link : network::netlink::link_names(s))
-      if (link.rfind(veth_prefix(id), 0) == 0) network::netlink::delete_link(s, link);
-  }
+  // With a caller's batch they go later, with other containers'; else now, through a batch of one.
+  LinkBatch own;
+  (batch ? *batch : own).add_container(id);
+  own.flush();
   network::remove_netns(ns);
   for (const auto& net : nets) st.detach(net, id);
 }
@@ -461,8 +451,8 @@ void connect_container(const std::string& net, const std::string& container_ref,
   record["Berth"]["Networks"] = order;
   record["NetworkSettings"]["Networks"][name] = endpoint_settings(ep, aliases, er.dns_names);
   fs::write_file_atomic(cp.state_dir + "/config.json", record.dump(), 0600);
-  update_launch_plan_networks(id, order);
-  if (name != network::kDefaultBridgeNetwork) enable_embedded_dns(id, record);
+  update_launch_plan_networks(id, order, record);
+  if (name != network::kDefaultBridgeNetwork) enable_embedded_dns(id);
 }
 
 void disconnect_container(const std::string& net, const std::string& container_ref) {
@@ -482,7 +472,7 @@ void disconnect_container(const std::string& net, const std::string& container_r
   record["Berth"]["Networks"] = order;
   record["NetworkSettings"]["Networks"].erase(name);
   fs::write_file_atomic(cp.state_dir + "/config.json", record.dump(), 0600);
-  update_launch_plan_networks(id, order);
+  update_launch_plan_networks(id, order, record);
 }
 
 std::vector<network::PortBinding> port_bindings_of(const json& record) {

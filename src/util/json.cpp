@@ -14,14 +14,16 @@ json load_json_file(const std::string& path) {
   }
 }
 
+std::optional<json> parse_json_if_valid(const std::string& text) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return std::nullopt;
+  return doc;
+}
+
 std::optional<json> read_json_if_valid(const std::string& path) {
   auto text = fs::read_file_if_exists(path);
   if (!text) return std::nullopt;
-  try {
-    return json::parse(*text);
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
+  return parse_json_if_valid(*text);
 }
 
 void save_json_atomic(const std::string& path, const json& j, bool sync) {
