@@ -65,6 +65,7 @@ void print_container_top(const std::string& id);
 std::vector<std::string> container_port_lines(const engine::ContainerView& v, const std::string& want);
 // Starts a stopped container in the background (returns once it runs); cmd_lifecycle.cpp.
 void start_container_detached(const std::string& id);
-// Docker's decimal sizes ("4.26MB"); cmd_image.cpp.
-std::string image_size_text(uint64_t bytes);
+// Docker's sizes (go-units): decimal units, three significant digits by default ("4.26MB",
+// "782B"; `volume prune` shows four); cmd_image.cpp.
+std::string decimal_size_text(uint64_t bytes, int significant_digits = 3);
 }  // namespace berth::cli

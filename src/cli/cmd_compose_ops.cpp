@@ -740,7 +740,7 @@ void add_images(CLI::App& app) {
                                      {"Size", img ? img->size : 0}});
         continue;
       }
-      table.add({c->view.name, repo, tag, hex.substr(0, 12), img ? image_size_text(img->size) : "N/A"});
+      table.add({c->view.name, repo, tag, hex.substr(0, 12), img ? decimal_size_text(img->size) : "N/A"});
     }
     if (a->quiet) return;
     if (a->format == "json") std::printf("%s\n", array.dump().c_str());

@@ -34,7 +34,7 @@ void add_copy_flags(CLI::App* cmd, CopyArgs& a) {
 // Docker prints this on a terminal only (-q or no terminal: nothing).
 void report_copied(bool quiet, uint64_t bytes, const std::string& where) {
   if (quiet || !::isatty(2)) return;
-  std::fprintf(stderr, "Successfully copied %s to %s\n", image_size_text(bytes).c_str(), where.c_str());
+  std::fprintf(stderr, "Successfully copied %s to %s\n", decimal_size_text(bytes).c_str(), where.c_str());
 }
 
 std::string resolve_for_copy(const std::string& ref) {

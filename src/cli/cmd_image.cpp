@@ -16,8 +16,7 @@
 
 namespace berth::cli {
 
-// Docker's sizes: decimal units, three significant digits ("4.26MB", "782B").
-std::string image_size_text(uint64_t bytes) {
+std::string decimal_size_text(uint64_t bytes, int significant_digits) {
   static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   double size = static_cast<double>(bytes);
   size_t i = 0;
@@ -26,7 +25,7 @@ std::string image_size_text(uint64_t bytes) {
     ++i;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g%s", size, units[i]);
+  std::snprintf(buf, sizeof buf, "%.*g%s", significant_digits, size, units[i]);
   return buf;
 }
 
@@ -139,13 +138,13 @@ void add_ls(CLI::App& image) {
                             {"ID", id},
                             {"Repository", repo},
                             {"SharedSize", "N/A"},
-                            {"Size", image_size_text(img.size)},
+                            {"Size", decimal_size_text(img.size)},
                             {"Tag", tag},
                             {"UniqueSize", "N/A"},
-                            {"VirtualSize", image_size_text(img.size)}};
+                            {"VirtualSize", decimal_size_text(img.size)}};
           std::printf("%s\n", j.dump().c_str());
         } else {
-          table.add({repo, tag, id, created_since(img.created_ns), image_size_text(img.size)});
+          table.add({repo, tag, id, created_since(img.created_ns), decimal_size_text(img.size)});
         }
       }
     }

@@ -39,20 +39,6 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-// Docker's I/O columns count in powers of 1000 ("1.5kB / 648B").
-std::string human_decimal(uint64_t b) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.3g%s" : "%.0f%s", v, units[u]);
-  return buf;
-}
-
 struct StatsSample {
   cgroup::Stats cgroups;
   engine::NetworkIo network;
@@ -103,8 +89,8 @@ bool print_stats_frame(const std::vector<std::string>& ids, bool zero_rows,
     std::snprintf(mem_pct, sizeof mem_pct, "%.2f%%",
                   limit ? 100.0 * static_cast<double>(s.cgroups.memory_usage) / static_cast<double>(limit) : 0.0);
     t.add({short_id(id), name, cpu_text, human_bytes(s.cgroups.memory_usage) + " / " + human_bytes(limit), mem_pct,
-           human_decimal(s.network.rx) + " / " + human_decimal(s.network.tx),
-           human_decimal(s.cgroups.block_read) + " / " + human_decimal(s.cgroups.block_write),
+           decimal_size_text(s.network.rx) + " / " + decimal_size_text(s.network.tx),
+           decimal_size_text(s.cgroups.block_read) + " / " + decimal_size_text(s.cgroups.block_write),
            std::to_string(s.cgroups.pids)});
     now[id] = s;
   }

@@ -17,20 +17,6 @@ namespace berth::cli {
 
 namespace {
 
-// go-units HumanSize: decimal units, four significant digits ("0B", "1.5kB", "12.3MB").
-std::string human_size(uint64_t bytes) {
-  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-  double size = static_cast<double>(bytes);
-  int i = 0;
-  while (size >= 1000 && i < 5) {
-    size /= 1000;
-    ++i;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g%s", size, units[i]);
-  return buf;
-}
-
 std::map<std::string, std::string> key_values(const std::vector<std::string>& items, const char* what) {
   std::map<std::string, std::string> out;
   for (const auto& kv : items) {
@@ -214,7 +200,7 @@ void add_volume_commands(CLI::App& app) {
       for (const auto& n : removed) std::printf("%s\n", n.c_str());
       std::printf("\n");
     }
-    std::printf("Total reclaimed space: %s\n", human_size(reclaimed).c_str());
+    std::printf("Total reclaimed space: %s\n", decimal_size_text(reclaimed, 4).c_str());
   });
 }
 
