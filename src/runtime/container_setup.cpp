@@ -209,9 +209,17 @@ void setup_rootfs(const LaunchPlan& p) {
   std::string lower;
   for (size_t i = 0; i < p.lower_dirs.size(); ++i) lower += (i ? ":" : "") + p.lower_dirs[i];
   std::string data = "lowerdir=" + lower + ",upperdir=" + p.upper_dir + ",workdir=" + p.work_dir;
+  // A --rm container's upper layer is deleted at exit: nothing in it needs to reach the disk.
+  // Without `volatile` the last exit in the mount namespace unmounts the overlay, which syncs the
+  // whole host filesystem below it (ovl_sync_fs) and waits for that writeback.
+  if (p.autoremove) data += ",volatile";
   if (p.lower_dirs.empty()) fail("mount rootfs", EINVAL, "image has no layers");
-  if (::mount("overlay", p.rootfs_dir.c_str(), "overlay", 0, data.c_str()) != 0)
-    fail("mount rootfs overlay", errno, data);
+  int rc = ::mount("overlay", p.rootfs_dir.c_str(), "overlay", 0, data.c_str());
+  if (rc != 0 && errno == EINVAL && p.autoremove) {  // kernels before 5.10 have no `volatile`
+    data.resize(data.size() - std::strlen(",volatile"));
+    rc = ::mount("overlay", p.rootfs_dir.c_str(), "overlay", 0, data.c_str());
+  }
+  if (rc != 0) fail("mount rootfs overlay", errno, data);
   if (::mount(nullptr, p.rootfs_dir.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
     fail("make rootfs private", errno);
   int root_fd = ::open(p.rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);

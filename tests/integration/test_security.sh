@@ -114,6 +114,12 @@ expect_match "/dev/mqueue is an mqueue" ' - mqueue ' "$(mnt_opts /dev/mqueue)"
 expect_match "/dev/shm is a 64 MiB tmpfs" ' - tmpfs .*size=65536k' "$(mnt_opts /dev/shm)"
 expect_match "/proc is proc" ' - proc ' "$(mnt_opts /proc)"
 expect_match "rootfs is overlayfs" ' - overlay ' "$(mnt_opts /)"
+expect_match "a --rm container's overlay is volatile (its exit does not sync the host disk)" ' - overlay .*volatile' "$(mnt_opts /)"
+capture berth container run -d "$IMAGE" sleep 60
+keep_id=$OUT
+expect_no_match "a kept container's overlay is not volatile (synced when it stops, as Docker's)" 'volatile' \
+  "$(berth container exec "$keep_id" cat /proc/self/mountinfo | awk '$5 == "/"')"
+berth container rm -f "$keep_id" >/dev/null
 expect_no_match "no host mount point is visible in the container (pivot_root)" "^($TEST_TMP|/work|/var/lib)" "$(printf '%s\n' "$mounts" | awk '{print $5}')"
 
 run_ctr "$IMAGE" sh -c 'for n in null zero full random urandom tty; do [ -c /dev/$n ] || echo missing $n; done
