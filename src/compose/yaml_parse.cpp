@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "passes.h"
+#include "yaml_fast.h"
 
 namespace berth::compose {
 namespace {
@@ -224,10 +225,40 @@ class TextBuf : public std::streambuf {
   }
 };
 
+// Replays the fast scanner's events into the builder, as yaml-cpp's parser would call it.
+void replay(const std::vector<YamlEvent>& events, TreeBuilder& builder) {
+  auto mark = [](const YamlEvent& e) {
+    YAML::Mark m;
+    m.line = e.line;
+    m.column = e.col;
+    return m;
+  };
+  builder.OnDocumentStart(mark(events.front()));
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case YamlEvent::Scalar: builder.OnScalar(mark(e), e.tag, e.anchor, e.value); break;
+      case YamlEvent::Null: builder.OnNull(mark(e), e.anchor); break;
+      case YamlEvent::Alias: builder.OnAlias(mark(e), e.anchor); break;
+      case YamlEvent::SeqStart: builder.OnSequenceStart(mark(e), e.tag, e.anchor, YAML::EmitterStyle::Default); break;
+      case YamlEvent::SeqEnd: builder.OnSequenceEnd(); break;
+      case YamlEvent::MapStart: builder.OnMapStart(mark(e), e.tag, e.anchor, YAML::EmitterStyle::Default); break;
+      case YamlEvent::MapEnd: builder.OnMapEnd(); break;
+    }
+  }
+  builder.OnDocumentEnd();
+}
+
 }  // namespace
 
 std::vector<NodePtr> parse_yaml(const std::string& text, const std::string& file, Diagnostics& diag,
                                 ParseLimits limits) {
+  // The fast scanner for the YAML Compose files are written in; yaml-cpp for everything else.
+  std::vector<YamlEvent> events;
+  if (scan_yaml_fast(text, events)) {
+    TreeBuilder builder(file, diag, limits, text.size());
+    if (!events.empty()) replay(events, builder);
+    return std::move(builder.documents);
+  }
   TextBuf buf(text);
   std::istream in(&buf);
   TreeBuilder builder(file, diag, limits, text.size());

@@ -18,6 +18,11 @@ std::uintptr_t align_up(std::uintptr_t v, std::uintptr_t a) { return (v + a - 1)
 void use_huge_pages_for_heap(std::size_t expected_bytes) {
   // Smaller trees fault in few pages; a huge page would cost more to clear than it saves.
   if (expected_bytes < kHugePage / 8) return;
+  // Once per process: the arrangement holds for the rest of it, and a second skip block would be
+  // a real leak in a process that loads projects again and again.
+  static bool arranged = false;
+  if (arranged) return;
+  arranged = true;
   // glibc never serves blocks above its mmap-threshold ceiling (32 MiB on 64-bit) from the heap.
   constexpr std::size_t kMaxBlock = (32u << 20) - kHugePage;
   std::size_t span = expected_bytes < 2 * kHugePage ? 2 * kHugePage : expected_bytes;
