@@ -21,10 +21,12 @@ class FastScanner {
   FastScanner(std::string_view text, std::vector<YamlEvent>& out) : s_(text), out_(out) {}
 
   void run() {
-    if (s_.size() >= 3 && static_cast<unsigned char>(s_[0]) == 0xEF) throw GiveUp{};  // BOM
+    // yaml-cpp guesses UTF-16/32 from a BOM or a leading NUL byte.
+    if (!s_.empty() && (s_[0] == '\0' || static_cast<unsigned char>(s_[0]) >= 0xEF)) throw GiveUp{};
     for (size_t i = 0; i < s_.size(); ++i) {
       char c = s_[i];
-      if (c == '\t' || c == '\r') throw GiveUp{};
+      // NUL is yaml-cpp's escape character in block scalars and 0x04 its end of input.
+      if (c == '\t' || c == '\r' || c == '\0' || c == '\x04') throw GiveUp{};
       // "---" or "..." at a line's start: document markers (only a first "---" is handled).
       if ((c == '-' || c == '.') && (i == 0 || s_[i - 1] == '\n') && s_.compare(i, 3, c == '-' ? "---" : "...") == 0 &&
           (i + 3 == s_.size() || s_[i + 3] == ' ' || s_[i + 3] == '\n') && !(c == '-' && i == first_content()))
@@ -267,12 +269,13 @@ class FastScanner {
           (peek() == '-' && blank_or_end(peek(1))))
         throw GiveUp{};
       int kl = line_, kc = col();
+      size_t key_start = p_;
       bool quoted = peek() == '"' || peek() == '\'';
       std::string key = quoted ? quoted_scalar() : plain_scalar(false);
-      if (key.size() > 1024) throw GiveUp{};
       if (quoted) emit(YamlEvent::Scalar, kl, kc, "!", 0, std::move(key));
       else emit_plain(kl, kc, {}, 0, std::move(key));
       skip_spaces();
+      check_key_span(key_start);
       if (!(peek() == ':' && blank_or_end(peek(1)))) throw GiveUp{};
       ++p_;
       skip_spaces();
@@ -351,6 +354,11 @@ class FastScanner {
     else emit_plain(l, cl, pr.tag, pr.anchor, plain_scalar(false));
     if (!rest_of_line_empty()) throw GiveUp{};
     end_of_node_line(parent_indent);
+  }
+
+  // yaml-cpp refuses an implicit key whose ':' is more than 1024 bytes after the key's start.
+  void check_key_span(size_t key_start) const {
+    if (p_ - key_start > 1000) throw GiveUp{};
   }
 
   uint32_t alias() {
@@ -502,7 +510,10 @@ class FastScanner {
         if (indent < 0) leading_empty_max = std::max(leading_empty_max, spaces);
         else if (static_cast<int>(spaces) > indent) throw GiveUp{};  // spaces kept in an "empty" line
         p_ = q;
-        if (at_end()) break;  // spaces without a line break: nothing
+        if (at_end()) {
+          if (spaces > 0) throw GiveUp{};  // yaml-cpp folds such a last line into a space
+          break;
+        }
         lines.emplace_back();
         newline();
         continue;
@@ -625,10 +636,12 @@ class FastScanner {
       if (peek() == '?' || peek() == '&' || peek() == '!' || peek() == '*' || peek() == '[' || peek() == '{')
         throw GiveUp{};
       int kl = line_, kc = col();
+      size_t key_start = p_;
       bool quoted = peek() == '"' || peek() == '\'';
       if (quoted) emit(YamlEvent::Scalar, kl, kc, "!", 0, quoted_scalar());
       else emit_plain(kl, kc, {}, 0, plain_scalar(true));
       skip_spaces();  // an implicit key and its ':' share a line
+      check_key_span(key_start);
       if (peek() != ':') throw GiveUp{};  // a key without a value
       ++p_;
       if (!blank_or_end(peek()) && !quoted) throw GiveUp{};
