@@ -3,7 +3,7 @@
 // does not handle exactly (multi-line plain or quoted scalars, explicit keys, directives, several
 // documents, tabs, CR, a BOM, folded lines with extra indentation, syntax errors, ...) makes it
 // give up, and the file is parsed again by yaml-cpp. Reason: yaml-cpp's scanner was half of `berth
-// config` on a 100-service file (~40 KB: 5 ms here); this one takes a tenth of that.
+// config` on a 100-service file (42 KB: ~5 ms here); this one scans it in 0.27 ms.
 // Tests compare both event streams on every YAML file the tests and the corpus have.
 #include "yaml_fast.h"
 
