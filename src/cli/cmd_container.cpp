@@ -261,11 +261,13 @@ void add_container_commands(CLI::App& app) {
   for (auto* opt : run->get_options()) opt->allow_extra_args(false);
   run->callback([opts, run] {
     take_image_and_command(run, *opts);
+    // The supervisor's exec and start-up run on the other core while this process creates.
+    UniqueFd early = engine::spawn_supervisor_early();
     std::vector<UniqueFd> port_fds;
     std::string id = engine::create_container(*opts, &port_fds);
     std::vector<int> fds;
     for (const auto& f : port_fds) fds.push_back(f.get());
-    int sock = engine::start_container(id, &fds);
+    int sock = engine::start_container(id, &fds, &early);
     port_fds.clear();  // the supervisor holds them now
     exit_code() = attach_container_stream(sock, *opts, id, true);
   });

@@ -110,9 +110,75 @@ bool is_active(const std::string& status) {
   return status == "running" || status == "paused" || status == "restarting" || status == "supervisor lost";
 }
 
+// posix_spawn of `berth-supervisor LAUNCH` (or `berth-supervisor - RUN_CONTAINERS_DIR`, early)
+// with fd 3 = its end of a new stream socket and fds 4.. = the published ports' sockets. Returns
+// the CLI's end.
+UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& port_fds) {
+  std::string supervisor = paths::libexec_dir() + "/berth-supervisor";
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+  UniqueFd cli_end(sv[0]), supervisor_end(sv[1]);
+  // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Sources are moved
+  // above 1000 first so that no dup2 in the child overwrites a source not yet moved.
+  std::vector<UniqueFd> high;
+  high.emplace_back(::fcntl(supervisor_end.get(), F_DUPFD_CLOEXEC, 1000));
+  for (int fd : port_fds) high.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
+  for (const auto& fd : high)
+    if (!fd) throw_errno("dup");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (size_t i = 0; i < high.size(); ++i) posix_spawn_file_actions_adddup2(&actions, high[i].get(), 3 + static_cast<int>(i));
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(high.size()));
+  // posix_spawn uses CLONE_VM|CLONE_VFORK: no copy of the CLI's page tables and no copy-on-write
+  // faults afterwards (a plain fork cost ~4 ms here). The supervisor calls setsid itself and is
+  // reparented to init when the CLI exits, so a killed CLI orphans nothing.
+  // Early: the plan comes on fd 3, within the containers' run directory named here (so that ps
+  // and leak checks see which state root the supervisor belongs to).
+  std::string run_containers = paths::run_root() + "/containers";
+  const char* argv[] = {supervisor.c_str(), launch.c_str(), launch == "-" ? run_containers.c_str() : nullptr,
+                        nullptr};
+  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, supervisor.c_str(), &actions, nullptr, const_cast<char**>(argv),
+                         const_cast<char**>(envp));
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0)
+    throw Error("cannot start the supervisor " + supervisor + ": " + std::strerror(rc),
+                "check that Berth is installed completely");
+  return cli_end;
+}
+
+// The early supervisor's plan: the path's length (4 bytes) and the path, with the ports' sockets
+// attached (SCM_RIGHTS) to the first byte.
+void send_launch_plan(int sock, const std::string& id, const std::string& launch, const std::vector<int>& port_fds) {
+  std::string msg(4, '\0');
+  uint32_t n = static_cast<uint32_t>(launch.size());
+  std::memcpy(msg.data(), &n, 4);
+  msg += launch;
+  iovec iov{msg.data(), msg.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * (port_fds.empty() ? 1 : port_fds.size())));
+  if (!port_fds.empty()) {
+    mh.msg_control = control.data();
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * port_fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * port_fds.size());
+    std::memcpy(CMSG_DATA(c), port_fds.data(), sizeof(int) * port_fds.size());
+  }
+  ssize_t sent = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+  if (sent != static_cast<ssize_t>(msg.size()))
+    throw Error("the supervisor of container " + short_id(id) + " exited before it got its launch plan: " +
+                    std::strerror(errno),
+                "start it again: berth container start " + short_id(id));
+}
+
 }  // namespace
 
-int start_container(const std::string& id, const std::vector<int>* given_port_fds) {
+int start_container(const std::string& id, const std::vector<int>* given_port_fds, UniqueFd* early) {
   ContainerPaths cp = container_paths(id);
   std::string launch = cp.run_dir + "/launch.json";
   if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
@@ -133,35 +199,14 @@ int start_container(const std::string& id, const std::vector<int>* given_port_fd
     bound = bind_container_ports(want);
     for (const auto& b : bound) port_fds.push_back(b.fd.get());
   }
-  std::string supervisor = paths::libexec_dir() + "/berth-supervisor";
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
-  UniqueFd cli_end(sv[0]), supervisor_end(sv[1]);
-  // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Sources are moved
-  // above 1000 first so that no dup2 in the child overwrites a source not yet moved.
-  std::vector<UniqueFd> high;
-  high.emplace_back(::fcntl(supervisor_end.get(), F_DUPFD_CLOEXEC, 1000));
-  for (int fd : port_fds) high.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
-  for (const auto& fd : high)
-    if (!fd) throw_errno("dup");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  for (size_t i = 0; i < high.size(); ++i) posix_spawn_file_actions_adddup2(&actions, high[i].get(), 3 + static_cast<int>(i));
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(high.size()));
-  // posix_spawn uses CLONE_VM|CLONE_VFORK: no copy of the CLI's page tables and no copy-on-write
-  // faults afterwards (a plain fork cost ~4 ms here). The supervisor calls setsid itself and is
-  // reparented to init when the CLI exits, so a killed CLI orphans nothing.
-  const char* argv[] = {supervisor.c_str(), launch.c_str(), nullptr};
-  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, supervisor.c_str(), &actions, nullptr, const_cast<char**>(argv),
-                         const_cast<char**>(envp));
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
-    throw Error("cannot start the supervisor " + supervisor + ": " + std::strerror(rc),
-                "check that Berth is installed completely");
-  return cli_end.release();
+  if (early && *early) {
+    send_launch_plan(early->get(), id, launch, port_fds);
+    return early->release();
+  }
+  return spawn_supervisor(launch, port_fds).release();
 }
+
+UniqueFd spawn_supervisor_early() { return spawn_supervisor("-", {}); }
 
 void read_start_report(int sock, const std::string& id) {
   auto first = runtime::read_frame(sock);

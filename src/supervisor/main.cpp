@@ -26,6 +26,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -641,9 +642,52 @@ int Supervisor::run(int cli_fd) {
 
 }  // namespace
 
+// `berth-supervisor - RUN_CONTAINERS_DIR`: started early (`container run`), before the container
+// exists. The CLI sends the launch plan's path on fd 3 (4-byte length, then the path) with the
+// published ports' sockets attached; they become fds 4... The path must lie in
+// RUN_CONTAINERS_DIR. Returns "" when the CLI closed the stream instead.
+static std::string receive_launch_path(const std::string& run_containers) {
+  ::syscall(SYS_close_range, 4U, ~0U, 0);  // received sockets then land on 4, 5, ... in order
+  uint32_t n = 0;
+  iovec iov{&n, sizeof n};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t got;
+  do got = ::recvmsg(3, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (got < 0 && errno == EINTR);
+  if (got == 0) return "";
+  if (got != sizeof n || n == 0 || n > 4096 || (mh.msg_flags & MSG_CTRUNC))
+    throw std::runtime_error("bad launch plan message from the CLI");
+  int expected = 4;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (fd != expected++) throw std::runtime_error("published port sockets arrived out of order");
+    }
+  }
+  std::string path(n, '\0');
+  for (size_t off = 0; off < n;) {
+    ssize_t r = ::read(3, path.data() + off, n - off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) throw std::runtime_error("short launch plan message from the CLI");
+    off += static_cast<size_t>(r);
+  }
+  if (path.compare(0, run_containers.size() + 1, run_containers + "/") != 0 || path.find("/../") != std::string::npos)
+    throw std::runtime_error("launch plan " + path + " is not in " + run_containers);
+  return path;
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: berth-supervisor LAUNCH_JSON\n");
+  bool early = argc == 3 && std::strcmp(argv[1], "-") == 0;
+  if (argc != 2 && !early) {
+    std::fprintf(stderr, "usage: berth-supervisor LAUNCH_JSON | berth-supervisor - RUN_CONTAINERS_DIR\n");
     return 2;
   }
   // Own session, stdio on /dev/null (never a CLI's pipe: CI would wait on it), nothing inherited.
@@ -657,7 +701,12 @@ int main(int argc, char** argv) {
   ::signal(SIGINT, SIG_IGN);
   Supervisor s;
   try {
-    s.plan = berth::runtime::launch_plan_from_json(berth::load_json_file(argv[1]));
+    std::string launch = argv[1];
+    if (early) {
+      launch = receive_launch_path(argv[2]);
+      if (launch.empty()) return 0;  // the CLI's create failed: nothing to supervise
+    }
+    s.plan = berth::runtime::launch_plan_from_json(berth::load_json_file(launch));
     s.cg = berth::cgroup::plan_from_json(s.plan.cgroups);
     // Inherited: fd 3 (the CLI) and fds 4.. (the published ports' sockets); nothing else.
     unsigned first_unknown = 4 + static_cast<unsigned>(s.plan.ports.size());

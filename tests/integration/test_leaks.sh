@@ -73,7 +73,7 @@ done
 supervisor_of_test() {  # supervisor_of_test PIDS_BEFORE : a berth-supervisor of this test not in PIDS_BEFORE
   local p
   # The cli-kill containers above still run with their supervisors: only a new one is ours.
-  for p in $(pgrep -f "berth-supervisor $TEST_TMP/" 2>/dev/null); do
+  for p in $(pgrep -f "berth-supervisor (- )?$TEST_TMP/" 2>/dev/null); do
     case " $1 " in *" $p "*) continue ;; esac
     echo "$p"
     return 0
@@ -82,7 +82,7 @@ supervisor_of_test() {  # supervisor_of_test PIDS_BEFORE : a berth-supervisor of
 }
 sup_killed=0
 for delay in 0 1 3 10 30; do
-  before=$(pgrep -f "berth-supervisor $TEST_TMP/" 2>/dev/null | tr '\n' ' ')
+  before=$(pgrep -f "berth-supervisor (- )?$TEST_TMP/" 2>/dev/null | tr '\n' ' ')
   "$BERTH_BIN" container run --name "sup-kill-$delay" "$IMAGE" sleep 30 >"$TEST_TMP/sup-$delay.out" 2>&1 &
   cli=$!
   sup=""

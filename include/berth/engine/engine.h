@@ -30,7 +30,15 @@ std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>
 // supervisor reports Started/Failed, relays output and finally Exited (runtime/frames.h).
 // port_fds: the published ports' sockets, bound by create_container (in the launch plan's
 // order, possibly none); null: a later start, the plan's ports are bound here (a conflict throws).
-int start_container(const std::string& id, const std::vector<int>* port_fds = nullptr);
+// early: a supervisor started by spawn_supervisor_early, which gets the plan now.
+int start_container(const std::string& id, const std::vector<int>* port_fds = nullptr,
+                    UniqueFd* early = nullptr);
+
+// Starts a supervisor before the container exists, so that its exec and start-up overlap the
+// CLI's create (`container run`). Returns the CLI end of its stream; the supervisor waits there
+// for start_container to send the launch plan's path, and exits quietly when the stream closes
+// first (a failed create leaves nothing running).
+UniqueFd spawn_supervisor_early();
 // Reads the supervisor's first report on that stream: returns on Started, throws on Failed (the
 // error carries Docker's exit code: 125/126/127) or when the supervisor died without a report.
 void read_start_report(int sock, const std::string& id);
