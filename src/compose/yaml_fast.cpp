@@ -121,6 +121,15 @@ class FastScanner {
     int line = -1, col = -1;  // mark of the first property
     bool any() const { return line >= 0; }
   };
+  struct Mark {
+    int line, col;
+  };
+  // yaml-cpp marks a node with its first property, or else with its first token (at p_).
+  Mark node_mark(const Props& pr) const { return pr.any() ? Mark{pr.line, pr.col} : Mark{line_, col()}; }
+  void emit_start(YamlEvent::Kind kind, const Props& pr) {
+    Mark m = node_mark(pr);
+    emit(kind, m.line, m.col, pr.tag.empty() ? "?" : pr.tag, pr.anchor);
+  }
   void emit(YamlEvent::Kind kind, int line, int col, std::string tag = {}, uint32_t anchor = 0,
             std::string value = {}) {
     out_.push_back(YamlEvent{kind, line, col, std::move(tag), anchor, std::move(value)});
@@ -226,18 +235,12 @@ class FastScanner {
     p_ = save_p;
     if (key) return parse_block_map(pr, c);
     // A scalar alone on the next line: a single-line plain or quoted scalar.
-    Mark m{line_, col()};
-    bool quoted = peek() == '"' || peek() == '\'';
-    int l = pr.any() ? pr.line : m.line, cl = pr.any() ? pr.col : m.col;
-    if (quoted) emit(YamlEvent::Scalar, l, cl, pr.tag.empty() ? "!" : pr.tag, pr.anchor, quoted_scalar());
-    else emit_plain(l, cl, pr.tag, pr.anchor, plain_scalar(false));
+    Mark m = node_mark(pr);
+    if (peek() == '"' || peek() == '\'') emit(YamlEvent::Scalar, m.line, m.col, pr.tag.empty() ? "!" : pr.tag, pr.anchor, quoted_scalar());
+    else emit_plain(m.line, m.col, pr.tag, pr.anchor, plain_scalar(false));
     if (!rest_of_line_empty()) throw GiveUp{};
     end_of_node_line(c);
   }
-
-  struct Mark {
-    int line, col;
-  };
 
   // Is the token at p_ a mapping key (a single-line scalar followed by ':' and a blank)?
   // Leaves p_ anywhere: the caller restores it.
@@ -261,21 +264,13 @@ class FastScanner {
   }
 
   void parse_block_map(const Props& pr, int c) {
-    emit(YamlEvent::MapStart, pr.any() ? pr.line : line_, pr.any() ? pr.col : col(), pr.tag.empty() ? "?" : pr.tag,
-         pr.anchor);
+    emit_start(YamlEvent::MapStart, pr);
     for (;;) {
       // Key.
       if (peek() == '?' || peek() == '&' || peek() == '!' || peek() == '*' || peek() == '[' || peek() == '{' ||
           (peek() == '-' && blank_or_end(peek(1))))
         throw GiveUp{};
-      int kl = line_, kc = col();
-      size_t key_start = p_;
-      bool quoted = peek() == '"' || peek() == '\'';
-      std::string key = quoted ? quoted_scalar() : plain_scalar(false);
-      if (quoted) emit(YamlEvent::Scalar, kl, kc, "!", 0, std::move(key));
-      else emit_plain(kl, kc, {}, 0, std::move(key));
-      skip_spaces();
-      check_key_span(key_start);
+      emit_key(false);
       if (!(peek() == ':' && blank_or_end(peek(1)))) throw GiveUp{};
       ++p_;
       skip_spaces();
@@ -290,8 +285,7 @@ class FastScanner {
   }
 
   void parse_block_seq(const Props& pr, int c) {
-    emit(YamlEvent::SeqStart, pr.any() ? pr.line : line_, pr.any() ? pr.col : col(), pr.tag.empty() ? "?" : pr.tag,
-         pr.anchor);
+    emit_start(YamlEvent::SeqStart, pr);
     for (;;) {
       ++p_;  // '-'
       skip_spaces();
@@ -306,8 +300,8 @@ class FastScanner {
   // The node's content starts on this line at p_, after its properties (if any).
   // `in_map_value`: "k: - a" and "k: j: v" are errors there; yaml-cpp reports them.
   void parse_inline(const Props& pr, int parent_indent, bool in_map_value) {
-    int l = pr.any() ? pr.line : line_;
-    int cl = pr.any() ? pr.col : col();
+    Mark m = node_mark(pr);
+    int l = m.line, cl = m.col;
     int node_col = col();
     char c = peek();
     if (c == '-' && blank_or_end(peek(1))) {
@@ -356,9 +350,18 @@ class FastScanner {
     end_of_node_line(parent_indent);
   }
 
-  // yaml-cpp refuses an implicit key whose ':' is more than 1024 bytes after the key's start.
-  void check_key_span(size_t key_start) const {
-    if (p_ - key_start > 1000) throw GiveUp{};
+  // A mapping key (single-line plain or quoted scalar) and the spaces after it; an implicit key
+  // and its ':' share a line. Returns whether it was quoted.
+  bool emit_key(bool flow) {
+    int line = line_, col0 = col();
+    size_t start = p_;
+    bool quoted = peek() == '"' || peek() == '\'';
+    if (quoted) emit(YamlEvent::Scalar, line, col0, "!", 0, quoted_scalar());
+    else emit_plain(line, col0, {}, 0, plain_scalar(flow));
+    skip_spaces();
+    // yaml-cpp refuses an implicit key whose ':' is more than 1024 bytes after the key's start.
+    if (p_ - start > 1000) throw GiveUp{};
+    return quoted;
   }
 
   uint32_t alias() {
@@ -484,7 +487,8 @@ class FastScanner {
   // `|` or `>` with an optional chomping indicator; the content is the following lines indented
   // more than the parent collection, at the indentation of the first non-empty one.
   void block_scalar(const Props& pr, int parent_indent) {
-    int l = pr.any() ? pr.line : line_, cl = pr.any() ? pr.col : col();
+    Mark m = node_mark(pr);
+    int l = m.line, cl = m.col;
     bool folded = peek() == '>';
     ++p_;
     char chomp = 'c';
@@ -588,7 +592,8 @@ class FastScanner {
     if (++depth_ > 400) throw GiveUp{};
     Props pr = read_props();
     flow_space(parent_indent);
-    int l = pr.any() ? pr.line : line_, cl = pr.any() ? pr.col : col();
+    Mark m = node_mark(pr);
+    int l = m.line, cl = m.col;
     char c = peek();
     if (c == '[') parse_flow_seq(pr, parent_indent);
     else if (c == '{') parse_flow_map(pr, parent_indent);
@@ -607,41 +612,38 @@ class FastScanner {
     --depth_;
   }
 
+  // After a flow entry: a ',' (and the space after it) or the collection's closing bracket.
+  void next_flow_entry(char close, int parent_indent) {
+    if (peek() == ',') {
+      ++p_;
+      flow_space(parent_indent);
+    } else if (peek() != close) {
+      throw GiveUp{};
+    }
+  }
+
   void parse_flow_seq(const Props& pr, int parent_indent) {
-    emit(YamlEvent::SeqStart, pr.any() ? pr.line : line_, pr.any() ? pr.col : col(), pr.tag.empty() ? "?" : pr.tag,
-         pr.anchor);
+    emit_start(YamlEvent::SeqStart, pr);
     ++p_;
     flow_space(parent_indent);
     while (peek() != ']') {
       parse_flow_node(parent_indent);
       flow_space(parent_indent);
       if (peek() == ':') throw GiveUp{};  // a single-pair mapping inside a sequence
-      if (peek() == ',') {
-        ++p_;
-        flow_space(parent_indent);
-      } else if (peek() != ']') {
-        throw GiveUp{};
-      }
+      next_flow_entry(']', parent_indent);
     }
     ++p_;
     emit_end(YamlEvent::SeqEnd);
   }
 
   void parse_flow_map(const Props& pr, int parent_indent) {
-    emit(YamlEvent::MapStart, pr.any() ? pr.line : line_, pr.any() ? pr.col : col(), pr.tag.empty() ? "?" : pr.tag,
-         pr.anchor);
+    emit_start(YamlEvent::MapStart, pr);
     ++p_;
     flow_space(parent_indent);
     while (peek() != '}') {
       if (peek() == '?' || peek() == '&' || peek() == '!' || peek() == '*' || peek() == '[' || peek() == '{')
         throw GiveUp{};
-      int kl = line_, kc = col();
-      size_t key_start = p_;
-      bool quoted = peek() == '"' || peek() == '\'';
-      if (quoted) emit(YamlEvent::Scalar, kl, kc, "!", 0, quoted_scalar());
-      else emit_plain(kl, kc, {}, 0, plain_scalar(true));
-      skip_spaces();  // an implicit key and its ':' share a line
-      check_key_span(key_start);
+      bool quoted = emit_key(true);
       if (peek() != ':') throw GiveUp{};  // a key without a value
       ++p_;
       if (!blank_or_end(peek()) && !quoted) throw GiveUp{};
@@ -649,12 +651,7 @@ class FastScanner {
       if (peek() == ',' || peek() == '}') throw GiveUp{};  // an empty value
       parse_flow_node(parent_indent);
       flow_space(parent_indent);
-      if (peek() == ',') {
-        ++p_;
-        flow_space(parent_indent);
-      } else if (peek() != '}') {
-        throw GiveUp{};
-      }
+      next_flow_entry('}', parent_indent);
     }
     ++p_;
     emit_end(YamlEvent::MapEnd);
