@@ -11,6 +11,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "berth/util/strings.h"
+
 namespace berth::compose {
 namespace {
 
@@ -455,7 +457,7 @@ class FastScanner {
     unsigned long v = 0;
     for (int i = 0; i < digits; ++i) {
       char h = peek();
-      int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      int d = str::hex_digit_value(h);
       if (d < 0) throw GiveUp{};
       v = v * 16 + static_cast<unsigned long>(d);
       ++p_;
@@ -464,24 +466,9 @@ class FastScanner {
   }
 
   static void append_utf8(std::string& out, unsigned long cp) {
-    if (cp >= 0xD800 && cp <= 0xDFFF) throw GiveUp{};  // surrogates: leave them to yaml-cpp
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x110000) {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      throw GiveUp{};
-    }
+    // Surrogates and values past Unicode: leave them to yaml-cpp.
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp >= 0x110000) throw GiveUp{};
+    str::append_utf8(out, static_cast<uint32_t>(cp));
   }
 
   // `|` or `>` with an optional chomping indicator; the content is the following lines indented

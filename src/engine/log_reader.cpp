@@ -10,41 +10,18 @@
 
 #include "berth/util/error.h"
 #include "berth/util/fd.h"
+#include "berth/util/strings.h"
 
 namespace berth::engine {
 
 namespace {
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool read_hex4(std::string_view s, size_t at, uint32_t& v) {
   if (at + 4 > s.size()) return false;
   v = 0;
   for (size_t i = at; i < at + 4; ++i) {
-    int h = hex_value(s[i]);
+    int h = str::hex_digit_value(s[i]);
     if (h < 0) return false;
     v = v << 4 | static_cast<uint32_t>(h);
   }
@@ -232,7 +209,7 @@ bool json_unescape(std::string_view s, std::string& out) {
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           cp = 0xFFFD;
         }
-        append_utf8(out, cp);
+        str::append_utf8(out, cp);
         break;
       }
       default: return false;
