@@ -148,29 +148,9 @@ UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& por
   return cli_end;
 }
 
-// The early supervisor's plan: the path's length (4 bytes) and the path, with the ports' sockets
-// attached (SCM_RIGHTS) to the first byte.
+// The early supervisor's plan: a Plan frame with the path, the ports' sockets attached.
 void send_launch_plan(int sock, const std::string& id, const std::string& launch, const std::vector<int>& port_fds) {
-  std::string msg(4, '\0');
-  uint32_t n = static_cast<uint32_t>(launch.size());
-  std::memcpy(msg.data(), &n, 4);
-  msg += launch;
-  iovec iov{msg.data(), msg.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * (port_fds.empty() ? 1 : port_fds.size())));
-  if (!port_fds.empty()) {
-    mh.msg_control = control.data();
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * port_fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * port_fds.size());
-    std::memcpy(CMSG_DATA(c), port_fds.data(), sizeof(int) * port_fds.size());
-  }
-  ssize_t sent = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
-  if (sent != static_cast<ssize_t>(msg.size()))
+  if (!runtime::send_frame(sock, runtime::Frame::Plan, launch, port_fds))
     throw Error("the supervisor of container " + short_id(id) + " exited before it got its launch plan: " +
                     std::strerror(errno),
                 "start it again: berth container start " + short_id(id));

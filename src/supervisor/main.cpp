@@ -643,42 +643,18 @@ int Supervisor::run(int cli_fd) {
 }  // namespace
 
 // `berth-supervisor - RUN_CONTAINERS_DIR`: started early (`container run`), before the container
-// exists. The CLI sends the launch plan's path on fd 3 (4-byte length, then the path) with the
-// published ports' sockets attached; they become fds 4... The path must lie in
-// RUN_CONTAINERS_DIR. Returns "" when the CLI closed the stream instead.
+// exists. The CLI's first frame is a Plan: the launch plan's path, with the published ports'
+// sockets attached; they become fds 4... The path must lie in RUN_CONTAINERS_DIR. Returns ""
+// when the CLI closed the stream instead.
 static std::string receive_launch_path(const std::string& run_containers) {
   ::syscall(SYS_close_range, 4U, ~0U, 0);  // received sockets then land on 4, 5, ... in order
-  uint32_t n = 0;
-  iovec iov{&n, sizeof n};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t got;
-  do got = ::recvmsg(3, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (got < 0 && errno == EINTR);
-  if (got == 0) return "";
-  if (got != sizeof n || n == 0 || n > 4096 || (mh.msg_flags & MSG_CTRUNC))
-    throw std::runtime_error("bad launch plan message from the CLI");
-  int expected = 4;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (fd != expected++) throw std::runtime_error("published port sockets arrived out of order");
-    }
-  }
-  std::string path(n, '\0');
-  for (size_t off = 0; off < n;) {
-    ssize_t r = ::read(3, path.data() + off, n - off);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) throw std::runtime_error("short launch plan message from the CLI");
-    off += static_cast<size_t>(r);
-  }
+  std::vector<int> fds;
+  auto frame = berth::runtime::read_frame(3, &fds);
+  if (!frame) return "";
+  if (frame->first != berth::runtime::Frame::Plan) throw std::runtime_error("bad launch plan message from the CLI");
+  for (size_t i = 0; i < fds.size(); ++i)
+    if (fds[i] != 4 + static_cast<int>(i)) throw std::runtime_error("published port sockets arrived out of order");
+  const std::string& path = frame->second;
   if (path.compare(0, run_containers.size() + 1, run_containers + "/") != 0 || path.find("/../") != std::string::npos)
     throw std::runtime_error("launch plan " + path + " is not in " + run_containers);
   return path;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace berth::runtime {
 
@@ -18,14 +19,17 @@ enum class Frame : char {
   StdinClose = 'C',
   Signal = 'K',   // payload: decimal signal number
   Resize = 'W',   // payload: "rows cols"
+  Plan = 'P',     // early supervisor only, first frame: the launch plan's path; ports' sockets attached
   // control socket (<run>/containers/<id>/ctl.sock), both directions
   Request = 'Q',  // JSON {"version":1,"op":"status|stop|kill|wait|attach", ...}
   Response = 'R', // JSON {"ok":bool, "error":..., ...}
 };
 
 // Blocking helpers (both sides use them on blocking sockets). send_frame returns false on EPIPE.
-bool send_frame(int fd, Frame type, const std::string& payload);
-// Reads one whole frame; nullopt on EOF or error.
-std::optional<std::pair<Frame, std::string>> read_frame(int fd);
+// `fds` travel with the frame (SCM_RIGHTS on its first byte).
+bool send_frame(int fd, Frame type, const std::string& payload, const std::vector<int>& fds = {});
+// Reads one whole frame; nullopt on EOF or error. With `fds`, descriptors sent with the frame are
+// appended there (close-on-exec); without, they are discarded.
+std::optional<std::pair<Frame, std::string>> read_frame(int fd, std::vector<int>* fds = nullptr);
 
 }  // namespace berth::runtime
