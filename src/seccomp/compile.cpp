@@ -62,7 +62,7 @@ std::string cached_filter(const std::vector<std::string>& capabilities, const st
   // The built-in profile's hash is computed at build time: a cache hit then hashes ~300 bytes.
   const std::string profile_hash = profile_path.empty() ? std::string(builtin_profile_sha256()) : sha256_hex(text);
   // libseccomp's version as of the build: asking the library would mean loading it on every start.
-  const std::string key = "berth-seccomp-bpf 1\nlibseccomp " + libseccomp_build_version + "\narch " + target.arch +
+  const std::string key = "berth-seccomp-bpf 2\nlibseccomp " + libseccomp_build_version + "\narch " + target.arch +
                           "\nkernel " + std::to_string(target.kernel.major) + "." +
                           std::to_string(target.kernel.minor) + "\ncaps " + str::join(target.caps, ",") +
                           "\nprofile-sha256 " + profile_hash;

