@@ -426,6 +426,25 @@ void apply_rlimits(const std::vector<Rlimit>& rlimits) {
   }
 }
 
+// Default dispositions and an empty mask, whatever the supervisor (or the shell that started
+// the CLI) ignored: SIG_IGN survives execve, and a shell that inherits SIGINT ignored cannot even
+// trap it. The raw syscall, because glibc's signal() refuses its own signals 32 and 33, which
+// posix_spawn (the CLI's start of the supervisor) leaves ignored.
+void reset_signals() {
+  struct {
+    void* handler = nullptr;  // SIG_DFL
+    unsigned long flags = 0;
+    void* restorer = nullptr;
+    uint64_t mask = 0;
+  } default_action;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::syscall(SYS_rt_sigaction, sig, &default_action, nullptr, sizeof default_action.mask);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 }  // namespace
 
 // The steps exec shares with the container's first process (container_setup.h).
@@ -450,6 +469,7 @@ int receive_report(int fd, ChildReport& report, int& passed_fd) {
 
 namespace setup {
 void set_report_fd(int fd) { g_sync_fd = fd; }
+void reset_signals() { runtime::reset_signals(); }
 void report_failure(const char* step, int err, const std::string& detail) { fail(step, err, detail); }
 void apply_rlimits(const std::vector<Rlimit>& rlimits) { runtime::apply_rlimits(rlimits); }
 void setup_terminal() { runtime::setup_terminal(); }
@@ -462,18 +482,19 @@ void exec_command(const std::vector<std::string>& args, const std::vector<std::s
 
 [[noreturn]] void run_container_child(const LaunchPlan& p, const ChildContext& ctx) {
   g_sync_fd = ctx.sync_fd;
+  // The supervisor killed while we set up: we go too (until execve, below; as before the change
+  // to a shared address space, when we waited for its go).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   ::umask(0);
-  // The container starts with default signal dispositions and an empty mask, whatever the
-  // supervisor (or the shell that started the CLI) ignored: a shell that inherits SIGINT
-  // ignored cannot even trap it.
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Wait until the supervisor has put us into our cgroups (nothing may run outside them).
-  char go = 0;
-  if (::read(g_sync_fd, &go, 1) != 1 || go != 'G') ::_exit(125);
+  reset_signals();
+  // Into our cgroups before anything else runs ("0": the writing process, in every hierarchy).
+  if (ctx.cgroup_dirs)
+    for (const auto& dir : *ctx.cgroup_dirs) {
+      std::string procs = dir + "/cgroup.procs";
+      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) fail("join cgroup", errno, procs);
+      ::close(fd);
+    }
   if (::unshare(CLONE_NEWCGROUP) != 0) fail("create cgroup namespace", errno);
   for (const auto& ns : p.namespaces) {
     if (ns.path.empty()) continue;
@@ -502,14 +523,15 @@ void exec_command(const std::vector<std::string>& args, const std::vector<std::s
   apply_rlimits(p.rlimits);
   if (::setsid() < 0) fail("setsid", errno);
   if (p.terminal) setup_terminal();
-  if (!p.no_new_privileges) load_seccomp(ctx.seccomp_bpf);  // needs CAP_SYS_ADMIN: before the drop
+  if (!p.no_new_privileges) load_seccomp(*ctx.seccomp_bpf);  // needs CAP_SYS_ADMIN: before the drop
   apply_identity({p.uid, p.gid, p.additional_gids, p.capabilities});
   if (::chdir(p.cwd.c_str()) != 0) fail("chdir", errno, p.cwd);
   if (p.no_new_privileges) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", errno);
-    load_seccomp(ctx.seccomp_bpf);  // as close to execve as possible
+    load_seccomp(*ctx.seccomp_bpf);  // as close to execve as possible
   }
   ::umask(022);
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // the container outlives its supervisor, as with Docker
   // Nothing of the supervisor's reaches the container: everything above stdio closes at execve.
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   exec_command(p.args, p.env);

@@ -117,10 +117,7 @@ struct ExecContext {
   const LaunchPlan& plan = *c.plan;
   const ExecSpec& spec = *c.spec;
   // Nothing of the caller's signal handling reaches the container (SIG_IGN survives execve).
-  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  setup::reset_signals();
   ::umask(0);
   // A session keyring of its own, as the container's first process has (runc does the same).
   if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)

@@ -251,7 +251,7 @@ bool Supervisor::start_once() {
   runtime::LaunchResult res;
   try {
     cgroup::create(cg);
-    res = runtime::launch_container(plan, bpf_, [&](pid_t pid) { cgroup::join(cg, pid); });
+    res = runtime::launch_container(plan, bpf_, cg.dirs);
   } catch (const std::exception& e) {
     state_["Error"] = e.what();
     state_["ExitCode"] = 125;

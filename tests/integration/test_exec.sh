@@ -18,6 +18,9 @@ wait_for 10 container_file_ready || note "the container's marker file did not ap
 
 # --- exit codes ---------------------------------------------------------------------------------
 expect_rc "exec true exits 0" 0 berth container exec ex true
+capture sh -c "trap '' INT QUIT PIPE; exec \"$BERTH_BIN\" container exec ex grep -E '^Sig(Ign|Blk):' /proc/self/status"
+expect_eq "exec: no signal is ignored or blocked in the exec'd process" \
+  "$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000')" "$OUT"
 expect_rc "exec sh -c 'exit 3' exits 3" 3 berth container exec ex sh -c 'exit 3'
 expect_rc "exec of a command killed by SIGKILL exits 137" 137 berth container exec ex sh -c 'kill -9 $$'
 expect_rc "exec of a missing command exits 127" 127 berth container exec ex nosuch

@@ -41,6 +41,13 @@ expect_match "-t: the terminal is a pty of the container's own devpts" '^/dev/(p
 capture berth container run --rm "$IMAGE" sh -c 'test -t 1 && echo tty || echo notty'
 expect_eq "without -t stdout is not a terminal" notty "$OUT"
 
+# Signal dispositions: none ignored, none blocked, whatever the CLI inherited (a shell's
+# background job starts with SIGINT and SIGQUIT ignored; the supervisor ignores SIGPIPE, and
+# posix_spawn leaves glibc's own 32 and 33 ignored: SIG_IGN survives execve).
+capture sh -c "trap '' INT QUIT PIPE; exec \"$BERTH_BIN\" container run --rm \"$IMAGE\" grep -E '^Sig(Ign|Blk):' /proc/self/status"
+expect_eq "run: no signal is ignored or blocked in the container" \
+  "$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000')" "$OUT"
+
 # A long output goes through the relay complete.
 capture berth container run --rm "$IMAGE" sh -c 'i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done'
 expect_eq "20000 lines are relayed in full" 20000 "$(printf '%s\n' "$OUT" | grep -c '^line ')"

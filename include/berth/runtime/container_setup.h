@@ -24,11 +24,14 @@ struct ChildReport {
 int exit_code_for_start_failure(const ChildReport& r);
 
 struct ChildContext {
-  int sync_fd = -1;                 // child's end of the sync socketpair
-  std::vector<char> seccomp_bpf;    // read by the supervisor before clone (host path)
+  int sync_fd = -1;                              // child's end of the sync socketpair
+  const std::vector<char>* seccomp_bpf = nullptr;  // read by the supervisor before clone (host path)
+  const std::vector<std::string>* cgroup_dirs = nullptr;  // joined first, before anything else runs
 };
 
-// Waits for the supervisor's go (cgroups joined), sets up and execs. Never returns.
+// Runs in the supervisor's address space (clone with CLONE_VM|CLONE_VFORK: the supervisor waits
+// until execve or exit), so it changes nothing of the supervisor's but its own heap allocations.
+// Joins its cgroups, sets up and execs. Never returns.
 [[noreturn]] void run_container_child(const LaunchPlan& plan, const ChildContext& ctx);
 
 // Who the process becomes: bounding = permitted = effective capabilities; ambient cleared.
@@ -47,6 +50,7 @@ int receive_report(int fd, ChildReport& report, int& passed_fd);
 
 namespace setup {
 void set_report_fd(int fd);
+void reset_signals();  // every disposition to default (32 and 33 too), mask empty
 [[noreturn]] void report_failure(const char* step, int err, const std::string& detail = {});
 void apply_rlimits(const std::vector<Rlimit>& rlimits);
 // setsid() first. A pty from the current /dev/ptmx becomes stdio and controlling terminal; the

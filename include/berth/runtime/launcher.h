@@ -1,9 +1,8 @@
 #pragma once
-// The supervisor's side of a container start: clone3 into new namespaces, put the child into its
-// cgroups, release it, and learn from the sync socket whether execve happened.
+// The supervisor's side of a container start: clone into new namespaces (the child joins its
+// cgroups first), and learn from the sync socket whether execve happened.
 #include <sys/types.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,9 +23,10 @@ struct LaunchResult {
   int64_t started_ns = 0;
 };
 
-// join_cgroups runs with the child's pid before the child may do anything; it throws on failure.
+// The child joins cgroup_dirs (every hierarchy's container dir) before it does anything else.
+// Returns once the child has exec'd the command or failed.
 LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& seccomp_bpf,
-                              const std::function<void(pid_t)>& join_cgroups);
+                              const std::vector<std::string>& cgroup_dirs);
 
 // Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat); 0 if gone.
 unsigned long long process_start_time(pid_t pid);
