@@ -413,6 +413,16 @@ std::vector<std::string> prune_containers() {
     kill_and_release(id, json::object());
     removed.push_back(id);
   }
+  // Directories of --rm containers whose supervisor died before it emptied the trash (it moves
+  // them there first). One still being emptied is raced harmlessly: whatever is gone is skipped.
+  for (const auto& base : {paths::state_root(), paths::run_root()})
+    for (const auto& id : fs::list_dir(base + "/trash")) {
+      try {
+        fs::remove_tree(base + "/trash/" + id);
+      } catch (const std::exception&) {
+        // e.g. ENOTEMPTY: the supervisor is still emptying it
+      }
+    }
   std::sort(removed.begin(), removed.end());
   removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
   return removed;

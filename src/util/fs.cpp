@@ -142,6 +142,18 @@ void remove_tree(const std::string& path) {
   }
 }
 
+std::string move_to_trash(const std::string& dir) {
+  const std::string trash = dirname(dirname(dir)) + "/trash";
+  if (::mkdir(trash.c_str(), 0700) != 0 && errno != EEXIST) {
+    remove_tree(dir);
+    return "";
+  }
+  const std::string target = trash + "/" + basename(dir);
+  if (::rename(dir.c_str(), target.c_str()) == 0) return target;
+  if (errno != ENOENT) remove_tree(dir);
+  return "";
+}
+
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;

@@ -373,9 +373,10 @@ def leaks():
         if data.get("Name") != "bridge":
             found.append("network record: " + rec)
     for base in (root, run):
-        d = os.path.join(base, "containers")
-        if os.path.isdir(d):
-            found += ["record: " + os.path.join(d, n) for n in sorted(os.listdir(d))]
+        for kind in ("containers", "trash"):  # trash: what a --rm supervisor has yet to delete
+            d = os.path.join(base, kind)
+            if os.path.isdir(d):
+                found += ["record: " + os.path.join(d, n) for n in sorted(os.listdir(d))]
     return found
 
 if mode == "check":

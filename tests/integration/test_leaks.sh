@@ -118,6 +118,16 @@ capture berth container ls -aq
 expect_eq "nothing listed after rm -f and prune" "" "$OUT"
 if leaks=$(leak_check); then pass "leak check after killed starts: clean"; else fail "leak check after killed starts: clean" "$leaks"; fi
 
+# A --rm container's directories are moved to the trash and emptied after the CLI is told; a
+# supervisor killed in between leaves them there, and prune empties the trash.
+mkdir -p "$BERTH_ROOT/trash/0123456789ab/rootfs/upper" "$BERTH_RUN/trash/0123456789ab"
+echo x >"$BERTH_ROOT/trash/0123456789ab/config.json"
+echo x >"$BERTH_RUN/trash/0123456789ab/launch.json"
+TIMEOUT=120 expect_rc "container prune -f with a trash left by a killed supervisor" 0 berth container prune -f
+expect_eq "prune empties both trash dirs" "" "$(ls -A "$BERTH_ROOT/trash" "$BERTH_RUN/trash" | grep -v ':$' | grep .)"
+expect_rc "run --rm exits 0" 0 berth container run --rm "$IMAGE" true
+expect_true "after run --rm the trash is empty within 3 s" wait_for 3 sh -c "[ -z \"\$(ls -A '$BERTH_ROOT/trash' '$BERTH_RUN/trash' | grep -v ':\$' | grep .)\" ]"
+
 # The names are free again, and the runtime still works.
 expect_rc "a name used by a killed start can be reused" 0 berth container run --rm --name cli-kill-20 "$IMAGE" true
 

@@ -20,6 +20,10 @@ void write_file(const std::string& path, const std::string& data, mode_t mode = 
 void mkdir_p(const std::string& path, mode_t mode = 0755);       // existing dirs are left as they are
 // Remove a tree without following symlinks or crossing into other mounts; a missing path is fine.
 void remove_tree(const std::string& path);
+// Moves DIR = <base>/<kind>/<name> to <base>/trash/<name> (one rename) for a later remove_tree,
+// and returns the new path ("" when DIR is missing). When the rename fails, removes DIR at once
+// and returns "". For removals whose caller should not wait for every file to be freed.
+std::string move_to_trash(const std::string& dir);
 bool exists(const std::string& path);
 bool is_dir(const std::string& path);
 std::vector<std::string> list_dir(const std::string& path);      // names, sorted; missing dir → empty
