@@ -3,12 +3,14 @@
 // Commands throw berth::Error for user-facing failures; main() prints them on one line and
 // exits with the error's code. A command that must exit with another code sets exit_code().
 #include <CLI/CLI.hpp>
+#include <string_view>
 
 namespace berth::cli {
 
 int& exit_code();
 
-void add_container_commands(CLI::App& app);  // cmd_container.cpp: berth container …
+// cmd_container.cpp: berth container …; only `subcommand` when it is run or ls (else all).
+void add_container_commands(CLI::App& app, std::string_view subcommand = {});
 void add_container_lifecycle_commands(CLI::App& container);  // cmd_lifecycle.cpp: start, stop, …
 void add_container_monitor_commands(CLI::App& container);    // cmd_monitor.cpp: top, stats
 void add_system_commands(CLI::App& app);

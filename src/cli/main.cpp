@@ -26,9 +26,11 @@ struct CommandGroup {
   void (*add)(CLI::App&);
 };
 
+void add_container_group(CLI::App& app) { berth::cli::add_container_commands(app); }
+
 const CommandGroup kGroups[] = {
     {{"up", "down", "run"}, berth::cli::add_compose_commands},
-    {{"container"}, berth::cli::add_container_commands},
+    {{"container"}, add_container_group},
     {{"image"}, berth::cli::add_image_commands},
     {{"volume"}, berth::cli::add_volume_commands},
     {{"network"}, berth::cli::add_network_commands},
@@ -41,25 +43,33 @@ const CommandGroup kGroups[] = {
     {{"cp"}, berth::cli::add_compose_copy_command},
 };
 
-// The first word after the global flags (those taking a separate value are skipped with it).
-std::string_view command_word(int argc, char** argv) {
+// The index of the first word after the global flags (those taking a separate value are skipped
+// with it); argc when there is none.
+int command_word_index(int argc, char** argv) {
   static constexpr std::string_view kValueFlags[] = {"-f",        "--file",    "-p",         "--project-name",
                                                      "--project-directory", "--env-file", "--profile",
                                                      "--parallel", "--ansi",    "--progress"};
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg.empty() || arg[0] != '-') return arg;
+    if (arg.empty() || arg[0] != '-') return i;
     for (auto flag : kValueFlags)
       if (arg == flag) {
         ++i;
         break;
       }
   }
-  return {};
+  return argc;
 }
 
 // Only the group of the command given; all of them for help, a typo or no command at all.
-void add_commands(CLI::App& app, std::string_view word) {
+// `container` builds only the subcommand named next when that is a hot one (run, ls).
+void add_commands(CLI::App& app, int argc, char** argv) {
+  int at = command_word_index(argc, argv);
+  std::string_view word = at < argc ? argv[at] : "";
+  if (word == "container") {
+    berth::cli::add_container_commands(app, at + 1 < argc ? argv[at + 1] : "");
+    return;
+  }
   for (const auto& group : kGroups)
     for (auto name : group.names)
       if (name == word) {
@@ -83,7 +93,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("Berth version ") + BERTH_VERSION);
   using namespace berth::cli;
   add_global_project_flags(app);
-  add_commands(app, command_word(argc, argv));
+  add_commands(app, argc, argv);
   // No systemd here to run `berth system restore` at boot: the first command after a reboot does.
   app.preparse_callback([](size_t) {
     try {
