@@ -2,6 +2,7 @@
 // CLI wiring: one file per command family, each adding its subcommands to the app.
 // Commands throw berth::Error for user-facing failures; main() prints them on one line and
 // exits with the error's code. A command that must exit with another code sets exit_code().
+#include "berth/util/std_streams.h"  // before CLI11, which includes <iostream>
 #include <CLI/CLI.hpp>
 #include <string_view>
 

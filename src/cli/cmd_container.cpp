@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
 
 #include "berth/engine/engine.h"
 #include "berth/network/ports.h"

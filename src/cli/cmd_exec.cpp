@@ -47,7 +47,7 @@ class RawMode {
   bool active_ = false;
 };
 
-bool write_all(int fd, const char* data, size_t size) {
+bool write_all_nonblocking(int fd, const char* data, size_t size) {
   size_t off = 0;
   while (off < size) {
     ssize_t n = ::write(fd, data + off, size - off);
@@ -139,7 +139,7 @@ int relay(runtime::ExecProcess& proc, bool tty, bool interactive) {
       char buf[32768];
       ssize_t n = ::read(source[i], buf, sizeof buf);
       if (n > 0) {
-        write_all(sink[i], buf, static_cast<size_t>(n));
+        write_all_nonblocking(sink[i], buf, static_cast<size_t>(n));
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         source[i] = -1;  // EOF, or EIO from a pty whose last slave closed
       }

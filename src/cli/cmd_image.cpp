@@ -85,7 +85,7 @@ void add_import(CLI::App& image) {
   });
 }
 
-void add_ls(CLI::App& image) {
+void add_image_ls(CLI::App& image) {
   struct Options {
     bool quiet = false, no_trunc = false, all = false;
     std::string format, filter;
@@ -237,7 +237,7 @@ void add_image_commands(CLI::App& app) {
   auto* image = app.add_subcommand("image", "Manage images");
   image->require_subcommand(1);
   add_import(*image);
-  add_ls(*image);
+  add_image_ls(*image);
   add_rm(*image);
   add_tag(*image);
   add_inspect(*image);

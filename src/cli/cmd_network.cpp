@@ -1,6 +1,5 @@
 // berth network create | ls | inspect | rm | prune | connect | disconnect, and berth container port
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 #include "berth/engine/engine.h"

@@ -2,13 +2,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 #include "berth/engine/engine.h"
 #include "berth/util/error.h"
 #include "berth/util/id.h"
 #include "berth/util/json.h"
+#include "berth/util/std_streams.h"
 #include "berth/volume/store.h"
 #include "cli.h"
 #include "table.h"
@@ -187,6 +187,7 @@ void add_volume_commands(CLI::App& app) {
                   pa->all ? "all" : "anonymous");
       std::fflush(stdout);
       std::string answer;
+      std_streams();
       std::getline(std::cin, answer);
       if (answer != "y" && answer != "Y" && answer != "yes") return;
     }

@@ -2,6 +2,7 @@
 // Compose's global flags (-f, -p, --project-directory, --env-file, --profile, --parallel, --ansi,
 // --progress), shared by every top-level Compose verb. They are given before the verb, as with
 // `docker compose -f a.yml up`; Berth also accepts them after it.
+#include "berth/util/std_streams.h"  // before CLI11, which includes <iostream>
 #include <CLI/CLI.hpp>
 #include <set>
 #include <string>

@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    berth::std_streams();  // CLI11 prints help and usage errors to std::cout/cerr
     int rc = app.exit(e);
     return rc == 0 ? 0 : 125;  // Docker uses 125 for usage errors
   } catch (const berth::Error& e) {

@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <iostream>
 #include <iterator>
 #include <set>
 
 #include "berth/util/fs.h"
 #include "berth/util/memory.h"
+#include "berth/util/std_streams.h"
 #include "berth/util/strings.h"
 #include "passes.h"
 
@@ -305,6 +305,7 @@ LoadResult load_project(const LoadOptions& options) {
                          "run in a directory with compose.yaml, or pass -f FILE", kExitFileNotFound);
     for (const auto& n : names) {
       if (n == "-") {
+        std_streams();
         files.emplace_back(cwd + "/-", std::string(std::istreambuf_iterator<char>(std::cin), {}));
         continue;
       }

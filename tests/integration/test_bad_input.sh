@@ -64,4 +64,20 @@ nothing_left "as nobody"
 capture berth container run --rm "$IMAGE" true
 expect_eq "a normal run still works after the refused ones" 0 "$RC"
 
+# The C++ standard streams are initialized only when used (include/berth/util/std_streams.h):
+# every path that prints through CLI11 or reads std::cin.
+capture berth --help
+expect_eq "--help exits 0" 0 "$RC"
+expect_match "--help prints the usage" '^Usage: .*SUBCOMMAND' "$OUT"
+capture berth container ls --bogus
+expect_eq "an unknown flag exits 125" 125 "$RC"
+expect_match "an unknown flag is named (CLI11's message on stderr)" 'not expected: --bogus' "$ERR"
+printf 'services:\n  web:\n    image: busybox\n' >"$TEST_TMP/stdin-compose.yaml"
+CAPTURE_STDIN="$TEST_TMP/stdin-compose.yaml" capture berth -f - config
+expect_match "-f - reads the Compose file from stdin" '^ +image: busybox$' "$OUT"
+echo n >"$TEST_TMP/answer-no"
+CAPTURE_STDIN="$TEST_TMP/answer-no" capture berth volume prune
+expect_eq "volume prune answered n exits 0" 0 "$RC"
+expect_match "volume prune asks first" 'Are you sure you want to continue' "$OUT"
+
 done_testing
