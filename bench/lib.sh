@@ -113,6 +113,30 @@ print("%s\tok\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t" % (sys.argv[2], statistics.median(m
 PY
 }
 
+# bench_block FILE N CMD... : runs CMD N times in a row and appends each wall time (ms) to FILE.
+# For interleaved comparisons: this host's speed drifts by 20 % and more over tens of seconds, so
+# two commands measured in separate blocks of 50 can differ by the drift alone.
+bench_block() {
+  local file=$1 n=$2
+  shift 2
+  "$PYTHON" - "$file" "$n" "$@" <<'PY'
+import subprocess, sys, time
+out, n, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with open(out, "a") as f:
+    for _ in range(n):
+        t = time.perf_counter()
+        if subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+            sys.exit("failed: " + " ".join(cmd))
+        f.write("%.4f\n" % ((time.perf_counter() - t) * 1000))
+PY
+}
+
+# bench_file_median FILE : the median of the numbers in FILE, empty when it has none
+bench_file_median() {
+  [ -s "$1" ] || return 0
+  "$PYTHON" -c 'import statistics, sys; print("%.2f" % statistics.median(float(l) for l in open(sys.argv[1]) if l.strip()))' "$1"
+}
+
 # bench_median NAME : the median (ms) of a measured row, empty if it failed
 bench_median() { awk -F'\t' -v n="$1" '$1 == n && $2 == "ok" {print $3}' "$BENCH_TMP/results.tsv"; }
 

@@ -4,6 +4,8 @@
 #   - 50 sequential `berth container run --rm --network none IMAGE /bin/true`  (median <= 15 ms)
 #   - where runc is installed, `runc run` of /bin/true on the same rootfs, and the ratio (<= 0.4)
 #   - where crun is installed too, `crun run` on that bundle, and the ratio (the 15 ms target's origin)
+#   - berth (with and without a named volume), crun and runc again in alternating blocks of 10
+#     (5 rounds): ratios and the volume's cost under the same host drift
 # Usage: sudo bench/run-latency.sh [RUNS]   (BERTH_BIN=path/to/berth, default build/berth)
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -70,6 +72,31 @@ elif ! command -v crun >/dev/null; then
   crun_note="crun is not installed (apt-get install crun)"
 fi
 
+# The same comparison in alternating blocks of 10 runs (5 rounds): the host's speed drifts over
+# the tens of seconds between the blocks above, which moves the ratios; here both sides see the
+# same drift. Each crun block runs in its own private mount namespace (as above).
+inter_note=""
+if command -v crun >/dev/null && [ -f "$BENCH_TMP/runc-bundle/config.json" ] && [ -z "$crun_note" ]; then
+  mkdir -p "$BENCH_TMP/blocks"
+  for round in 1 2 3 4 5; do
+    bench_block "$BENCH_TMP/blocks/berth" 10 \
+      "$BERTH_BIN" container run --rm --network none "$BENCH_IMAGE" /bin/true || { inter_note="berth failed"; break; }
+    bench_block "$BENCH_TMP/blocks/berth-vol" 10 \
+      "$BERTH_BIN" container run --rm --network none -v bench-vol:/data "$BENCH_IMAGE" /bin/true ||
+      { inter_note="berth -v failed"; break; }
+    BENCH_LIB="$(dirname "$0")/lib.sh" BENCH_TMP="$BENCH_TMP" PYTHON="$PYTHON" unshare -m --propagation private bash -c '
+      . "$BENCH_LIB"
+      umount /sys/fs/cgroup/unified 2>/dev/null
+      bench_block "$BENCH_TMP/blocks/crun" 10 \
+        crun --root "$BENCH_TMP/crun-state" run --bundle "$BENCH_TMP/runc-bundle" berth-bench-crun' ||
+      { inter_note="crun failed"; break; }
+    if [ -z "$runc_note" ]; then
+      bench_block "$BENCH_TMP/blocks/runc" 10 \
+        runc --root "$BENCH_TMP/runc-state" run --bundle "$BENCH_TMP/runc-bundle" berth-bench-runc || { inter_note="runc failed"; break; }
+    fi
+  done
+fi
+
 echo
 echo "Start latency on $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 bench_table
@@ -93,6 +120,19 @@ if [ -n "$berth_run" ] && [ -n "$crun_run" ]; then
   echo "berth / crun:           $(awk -v b="$berth_run" -v c="$crun_run" 'BEGIN { printf "%.2f", b / c }') (crun: ${crun_run} ms in this run; 9.6 ms on the reference machine)"
 else
   echo "berth / crun:           n/a (${crun_note:-a run failed, see the table})"
+fi
+ib=$(bench_file_median "$BENCH_TMP/blocks/berth")
+iv=$(bench_file_median "$BENCH_TMP/blocks/berth-vol")
+if [ -n "$ib" ] && [ -n "$iv" ]; then
+  iv_cost=$(awk -v a="$iv" -v b="$ib" 'BEGIN { printf "%.1f", a - b }')
+  echo "named volume adds, interleaved: $iv_cost ms (target <= 1 ms: $(verdict "$iv_cost" 1))"
+fi
+ic=$(bench_file_median "$BENCH_TMP/blocks/crun")
+ir=$(bench_file_median "$BENCH_TMP/blocks/runc")
+if [ -n "$ib" ] && [ -n "$ic" ]; then
+  echo "interleaved (5 x 10 each): berth ${ib} ms, crun ${ic} ms$([ -n "$ir" ] && echo ", runc ${ir} ms"): berth / crun $(awk -v b="$ib" -v c="$ic" 'BEGIN { printf "%.2f", b / c }')$([ -n "$ir" ] && awk -v b="$ib" -v r="$ir" 'BEGIN { printf ", berth / runc %.2f", b / r }')"
+else
+  echo "interleaved:            n/a (${inter_note:-${crun_note:-crun or its bundle is missing}})"
 fi
 if [ -n "$berth_run" ] && [ -n "$runc_run" ]; then
   ratio=$(awk -v b="$berth_run" -v r="$runc_run" 'BEGIN { printf "%.2f", b / r }')
