@@ -29,6 +29,7 @@
 #include <cstring>
 #include <string>
 
+#include "berth/runtime/frames.h"
 #include "berth/util/strings.h"
 
 namespace berth::runtime {
@@ -317,19 +318,7 @@ void setup_terminal() {
   // Hand the master to the supervisor, which relays it; the CLI's own terminal never enters.
   ChildReport r;
   r.kind = 'T';
-  iovec iov{&r, sizeof r};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (::sendmsg(g_sync_fd, &msg, MSG_NOSIGNAL) < 0) fail("send terminal", errno);
+  if (send_with_fds(g_sync_fd, &r, sizeof r, &master, 1) < 0) fail("send terminal", errno);
   ::close(master);
 }
 
@@ -449,21 +438,17 @@ void reset_signals() {
 
 // The steps exec shares with the container's first process (container_setup.h).
 int receive_report(int fd, ChildReport& report, int& passed_fd) {
-  iovec iov{&report, sizeof report};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  ssize_t n;
-  do {
-    n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) return static_cast<int>(n);
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-      std::memcpy(&passed_fd, CMSG_DATA(cm), sizeof(int));
+  std::vector<int> fds;
+  long n = recv_with_fds(fd, &report, sizeof report, fds);
+  if (n <= 0) {
+    for (int f : fds) ::close(f);
+    return static_cast<int>(n);
+  }
+  // A report carries at most one descriptor (the terminal's master).
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (i + 1 < fds.size()) ::close(fds[i]);
+    else passed_fd = fds[i];
+  }
   return static_cast<int>(n);
 }
 

@@ -8,6 +8,8 @@
 
 namespace berth::runtime {
 
+constexpr size_t kMaxFds = 64;  // descriptors one message may carry
+
 static bool write_all(int fd, const char* p, size_t n) {
   while (n) {
     ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
@@ -32,6 +34,56 @@ static bool read_all(int fd, char* p, size_t n) {
   return true;
 }
 
+long send_with_fds(int fd, const void* data, size_t size, const int* fds, size_t count) {
+  iovec iov{const_cast<void*>(data), size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (count) {
+    if (count > kMaxFds) {
+      errno = EINVAL;
+      return -1;
+    }
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+  }
+  ssize_t w;
+  do w = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
+  while (w < 0 && errno == EINTR);
+  return w;
+}
+
+long recv_with_fds(int fd, void* data, size_t size, std::vector<int>& fds, bool* truncated) {
+  iovec iov{data, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t r;
+  do r = ::recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return r;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < n; ++i) {
+      int passed;
+      std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+      fds.push_back(passed);
+    }
+  }
+  if (truncated) *truncated = (mh.msg_flags & MSG_CTRUNC) != 0;
+  return r;
+}
+
 bool send_frame(int fd, Frame type, const std::string& payload, const std::vector<int>& fds) {
   char hdr[5];
   hdr[0] = static_cast<char>(type);
@@ -41,21 +93,7 @@ bool send_frame(int fd, Frame type, const std::string& payload, const std::vecto
   buf += payload;
   size_t sent = 0;
   if (!fds.empty()) {  // the descriptors ride on the first sendmsg; the rest is a plain stream
-    iovec iov{buf.data(), buf.size()};
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control.data();
-    mh.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    ssize_t w;
-    do w = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
+    long w = send_with_fds(fd, buf.data(), buf.size(), fds.data(), fds.size());
     if (w <= 0) return false;
     sent = static_cast<size_t>(w);
   }
@@ -66,28 +104,10 @@ std::optional<std::pair<Frame, std::string>> read_frame(int fd, std::vector<int>
   char hdr[5];
   size_t got = 0;
   if (fds) {  // the header's first recvmsg carries any descriptors sent with the frame
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
-    iovec iov{hdr, sizeof hdr};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    ssize_t r;
-    do r = ::recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    while (r < 0 && errno == EINTR);
-    if (r <= 0) return std::nullopt;
+    bool truncated = false;
+    long r = recv_with_fds(fd, hdr, sizeof hdr, *fds, &truncated);
+    if (r <= 0 || truncated) return std::nullopt;
     got = static_cast<size_t>(r);
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int passed;
-        std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
-        fds->push_back(passed);
-      }
-    }
-    if (mh.msg_flags & MSG_CTRUNC) return std::nullopt;
   }
   if (!read_all(fd, hdr + got, 5 - got)) return std::nullopt;
   uint32_t len;

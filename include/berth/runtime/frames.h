@@ -25,6 +25,14 @@ enum class Frame : char {
   Response = 'R', // JSON {"ok":bool, "error":..., ...}
 };
 
+// One sendmsg with `count` descriptors attached (SCM_RIGHTS; none when count is 0), EINTR
+// retried; returns what sendmsg returned. Used by send_frame and by a starting container's
+// reports to its supervisor (runtime/container_setup.h).
+long send_with_fds(int fd, const void* data, size_t size, const int* fds, size_t count);
+// One recvmsg; descriptors that came with it are appended to `fds` (close-on-exec, at most 64).
+// *truncated: whether the kernel dropped some for lack of room. Returns what recvmsg returned.
+long recv_with_fds(int fd, void* data, size_t size, std::vector<int>& fds, bool* truncated = nullptr);
+
 // Blocking helpers (both sides use them on blocking sockets). send_frame returns false on EPIPE.
 // `fds` travel with the frame (SCM_RIGHTS on its first byte).
 bool send_frame(int fd, Frame type, const std::string& payload, const std::vector<int>& fds = {});
