@@ -8,7 +8,7 @@
 
 namespace berth::runtime {
 
-constexpr size_t kMaxFds = 64;  // descriptors one message may carry
+constexpr size_t kMaxFds = 253;  // descriptors one message may carry: the kernel's SCM_MAX_FD
 
 static bool write_all(int fd, const char* p, size_t n) {
   while (n) {

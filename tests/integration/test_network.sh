@@ -152,6 +152,8 @@ rand=$(berth container port pubrand 80 | sed 's/.*://')
 expect_true "the random port serves" wait_for 2 http_ok "http://127.0.0.1:$rand/r.html"
 expect_rc "a UDP echo through a published UDP port" 0 berth container run -d --name udp -p 127.0.0.1:18053:5353/udp "$IMAGE" probe udp-echo 5353
 expect_eq "the echo came back" "echo:ping" "$(udp_echo 18053 ping)"
+# A port range: the bound sockets go to the early supervisor in one message (SCM_RIGHTS).
+expect_rc "a range of 100 published ports" 0 berth container run --rm -p 127.0.0.1:18200-18299:18200-18299 "$IMAGE" true
 
 # a conflict: names the holder and leaves nothing behind
 containers_before=$(ls "$BERTH_ROOT/containers" | wc -l)

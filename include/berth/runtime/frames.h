@@ -29,7 +29,8 @@ enum class Frame : char {
 // retried; returns what sendmsg returned. Used by send_frame and by a starting container's
 // reports to its supervisor (runtime/container_setup.h).
 long send_with_fds(int fd, const void* data, size_t size, const int* fds, size_t count);
-// One recvmsg; descriptors that came with it are appended to `fds` (close-on-exec, at most 64).
+// One recvmsg; descriptors that came with it are appended to `fds` (close-on-exec, at most 253,
+// the kernel's limit).
 // *truncated: whether the kernel dropped some for lack of room. Returns what recvmsg returned.
 long recv_with_fds(int fd, void* data, size_t size, std::vector<int>& fds, bool* truncated = nullptr);
 
