@@ -434,6 +434,17 @@ void reset_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// The calling process into every hierarchy's dir ("0" in cgroup.procs: the writer). The files
+// are host paths: before the mount namespace changes.
+void join_cgroups(const std::vector<std::string>& dirs) {
+  for (const auto& dir : dirs) {
+    std::string procs = dir + "/cgroup.procs";
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) fail("join cgroup", errno, procs);
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
 // The steps exec shares with the container's first process (container_setup.h).
@@ -455,6 +466,7 @@ int receive_report(int fd, ChildReport& report, int& passed_fd) {
 namespace setup {
 void set_report_fd(int fd) { g_sync_fd = fd; }
 void reset_signals() { runtime::reset_signals(); }
+void join_cgroups(const std::vector<std::string>& dirs) { runtime::join_cgroups(dirs); }
 void report_failure(const char* step, int err, const std::string& detail) { fail(step, err, detail); }
 void apply_rlimits(const std::vector<Rlimit>& rlimits) { runtime::apply_rlimits(rlimits); }
 void setup_terminal() { runtime::setup_terminal(); }
@@ -472,14 +484,7 @@ void exec_command(const std::vector<std::string>& args, const std::vector<std::s
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   ::umask(0);
   reset_signals();
-  // Into our cgroups before anything else runs ("0": the writing process, in every hierarchy).
-  if (ctx.cgroup_dirs)
-    for (const auto& dir : *ctx.cgroup_dirs) {
-      std::string procs = dir + "/cgroup.procs";
-      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, "0", 1) != 1) fail("join cgroup", errno, procs);
-      ::close(fd);
-    }
+  if (ctx.cgroup_dirs) join_cgroups(*ctx.cgroup_dirs);  // before anything else runs
   if (::unshare(CLONE_NEWCGROUP) != 0) fail("create cgroup namespace", errno);
   for (const auto& ns : p.namespaces) {
     if (ns.path.empty()) continue;

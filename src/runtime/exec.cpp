@@ -182,13 +182,7 @@ struct ExecContext {
   setup::set_report_fd(kSyncFd);
 
   // The cgroups first: their files are host paths, unreachable once in the mount namespace.
-  std::string self = std::to_string(::getpid());
-  for (const auto& dir : c.spec->cgroup_dirs) {
-    std::string procs = dir + "/cgroup.procs";
-    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || ::write(fd, self.data(), self.size()) < 0) report_failure("join cgroup", errno, procs);
-    ::close(fd);
-  }
+  setup::join_cgroups(c.spec->cgroup_dirs);
   // All namespaces at once, from the pidfd: they are those of exactly the process we checked.
   if (::setns(kPidFd, c.ns_flags) != 0) report_failure("join namespaces", errno);
   ::close(kPidFd);

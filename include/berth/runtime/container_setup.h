@@ -51,6 +51,7 @@ int receive_report(int fd, ChildReport& report, int& passed_fd);
 namespace setup {
 void set_report_fd(int fd);
 void reset_signals();  // every disposition to default (32 and 33 too), mask empty
+void join_cgroups(const std::vector<std::string>& dirs);  // the caller into each dir's cgroup.procs
 [[noreturn]] void report_failure(const char* step, int err, const std::string& detail = {});
 void apply_rlimits(const std::vector<Rlimit>& rlimits);
 // setsid() first. A pty from the current /dev/ptmx becomes stdio and controlling terminal; the
