@@ -257,9 +257,22 @@ void add_run_command(CLI::App* container) {
     std::string id = engine::create_container(*opts, &port_fds);
     std::vector<int> fds;
     for (const auto& f : port_fds) fds.push_back(f.get());
-    int sock = engine::start_container(id, &fds, &early);
-    port_fds.clear();  // the supervisor holds them now
-    exit_code() = attach_container_stream(sock, *opts, id, true);
+    try {
+      int sock = engine::start_container(id, &fds, &early);
+      port_fds.clear();  // the supervisor holds them now
+      exit_code() = attach_container_stream(sock, *opts, id, true);
+    } catch (const engine::SupervisorLost& e) {
+      if (!opts->autoremove) throw;
+      // As Docker: a --rm container that did not start is removed, volumes with it (its
+      // supervisor, which would have done it, went away first).
+      port_fds.clear();
+      try {
+        engine::remove_container(id, true, true);
+      } catch (const Error&) {
+      }
+      throw Error(e.what(), "the container was removed (--rm); run it without --rm to keep its supervisor's log",
+                  e.exit_code());
+    }
   });
 }
 
@@ -320,9 +333,16 @@ void add_ls_command(CLI::App* container) {
       std::string cmd = v.command.size() > 20 ? v.command.substr(0, 19) + "…" : v.command;
       std::string created = timeutil::human_ago((now - v.created_ns) / 1000000000LL) + " ago";
       if (*format == "json") {
+        // Docker's `ps --format json` keys (the ones Berth has); Labels as "k=v,k=v".
+        std::string labels;
+        if (v.record.contains("Config") && v.record["Config"].contains("Labels") &&
+            v.record["Config"]["Labels"].is_object())
+          for (const auto& [key, value] : v.record["Config"]["Labels"].items())
+            labels += (labels.empty() ? "" : ",") + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
         std::printf("%s\n", json{{"ID", short_id(v.id)}, {"Image", v.image}, {"Command", "\"" + v.command + "\""},
-                                 {"CreatedAt", v.record.value("Created", "")}, {"Status", container_status_text(v)},
-                                 {"State", v.status}, {"Names", v.name}, {"Ports", ""}}
+                                 {"CreatedAt", v.record.value("Created", "")}, {"RunningFor", created},
+                                 {"Status", container_status_text(v)}, {"State", v.status}, {"Names", v.name},
+                                 {"Ports", container_ports_column(v)}, {"Labels", labels}}
                                 .dump()
                                 .c_str());
         continue;

@@ -118,11 +118,12 @@ UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& por
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
   UniqueFd cli_end(sv[0]), supervisor_end(sv[1]);
-  // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Sources are moved
-  // above 1000 first so that no dup2 in the child overwrites a source not yet moved.
+  // fd 3: the stream to the CLI; fds 4..: the port sockets, in the plan's order. Sources are first
+  // copied above the last target, so that no dup2 in the child overwrites a source not yet moved.
   std::vector<UniqueFd> high;
-  high.emplace_back(::fcntl(supervisor_end.get(), F_DUPFD_CLOEXEC, 1000));
-  for (int fd : port_fds) high.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 1000));
+  int above_targets = 3 + 1 + static_cast<int>(port_fds.size());
+  high.emplace_back(::fcntl(supervisor_end.get(), F_DUPFD_CLOEXEC, above_targets));
+  for (int fd : port_fds) high.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, above_targets));
   for (const auto& fd : high)
     if (!fd) throw_errno("dup");
   posix_spawn_file_actions_t actions;
@@ -151,7 +152,7 @@ UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& por
 // The early supervisor's plan: a Plan frame with the path, the ports' sockets attached.
 void send_launch_plan(int sock, const std::string& id, const std::string& launch, const std::vector<int>& port_fds) {
   if (!runtime::send_frame(sock, runtime::Frame::Plan, launch, port_fds))
-    throw Error("the supervisor of container " + short_id(id) + " exited before it got its launch plan: " +
+    throw SupervisorLost("the supervisor of container " + short_id(id) + " exited before it got its launch plan: " +
                     std::strerror(errno),
                 "start it again: berth container start " + short_id(id));
 }
@@ -191,7 +192,7 @@ UniqueFd spawn_supervisor_early() { return spawn_supervisor("-", {}); }
 void read_start_report(int sock, const std::string& id) {
   auto first = runtime::read_frame(sock);
   if (!first)
-    throw Error("the supervisor of container " + short_id(id) + " exited without a report",
+    throw SupervisorLost("the supervisor of container " + short_id(id) + " exited without a report",
                 "see " + container_paths(id).run_dir + "/supervisor.log");
   if (first->first == runtime::Frame::Failed) {
     json f = json::parse(first->second);

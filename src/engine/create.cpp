@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -255,6 +256,12 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
                       std::to_string(cur.rlim_max) + ")",
                   "choose a hard limit of at most " + std::to_string(cur.rlim_max));
     rlimits.push_back({ul.resource, ul.soft, ul.hard});
+  }
+  // Without --ulimit nofile the container gets this command's own limit, as it always did by
+  // inheritance; explicit, because the CLI and the supervisor raise theirs to hold port sockets.
+  if (std::none_of(rlimits.begin(), rlimits.end(), [](const runtime::Rlimit& r) { return r.resource == RLIMIT_NOFILE; })) {
+    rlimit own = original_fd_limit();
+    rlimits.push_back({RLIMIT_NOFILE, own.rlim_cur, own.rlim_max});
   }
   std::vector<TmpfsMount> tmpfs;
   for (const auto& t : o.tmpfs) tmpfs.push_back(parse_tmpfs(t));

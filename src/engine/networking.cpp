@@ -497,6 +497,7 @@ std::vector<network::PortBinding> port_bindings_of(const json& record) {
 
 std::vector<network::BoundPort> bind_container_ports(const std::vector<network::PortBinding>& bindings) {
   if (bindings.empty()) return {};
+  raise_fd_limit();  // a wide range holds a socket per port (the container keeps the original limit)
   // A conflict with one of ours names the container: running containers' recorded ports.
   auto holder = [](const network::PortBinding& want) -> std::string {
     for (const auto& v : list_containers()) {

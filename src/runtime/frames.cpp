@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace berth::runtime {
@@ -91,30 +92,47 @@ bool send_frame(int fd, Frame type, const std::string& payload, const std::vecto
   std::memcpy(hdr + 1, &len, 4);
   std::string buf(hdr, 5);
   buf += payload;
+  // One message carries at most kMaxFds descriptors, so more ride on the frame's first bytes,
+  // one byte and kMaxFds descriptors a message; read_frame collects them all.
+  size_t chunks = (fds.size() + kMaxFds - 1) / kMaxFds;
+  if (chunks > buf.size()) {
+    errno = EINVAL;
+    return false;
+  }
   size_t sent = 0;
-  if (!fds.empty()) {  // the descriptors ride on the first sendmsg; the rest is a plain stream
-    long w = send_with_fds(fd, buf.data(), buf.size(), fds.data(), fds.size());
+  for (size_t i = 0; i < chunks; ++i) {
+    size_t first = i * kMaxFds, count = std::min(kMaxFds, fds.size() - first);
+    size_t bytes = i + 1 == chunks ? buf.size() - sent : 1;
+    long w = send_with_fds(fd, buf.data() + sent, bytes, fds.data() + first, count);
     if (w <= 0) return false;
-    sent = static_cast<size_t>(w);
+    sent += static_cast<size_t>(w);
   }
   return write_all(fd, buf.data() + sent, buf.size() - sent);
 }
 
+// Reads exactly n bytes; with fds, every recvmsg keeps the descriptors that came with its bytes
+// (a plain read would close them), so a frame's chunked descriptors all arrive.
+static bool read_all_with_fds(int fd, char* p, size_t n, std::vector<int>* fds) {
+  if (!fds) return read_all(fd, p, n);
+  while (n) {
+    bool truncated = false;
+    long r = recv_with_fds(fd, p, n, *fds, &truncated);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || truncated) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
 std::optional<std::pair<Frame, std::string>> read_frame(int fd, std::vector<int>* fds) {
   char hdr[5];
-  size_t got = 0;
-  if (fds) {  // the header's first recvmsg carries any descriptors sent with the frame
-    bool truncated = false;
-    long r = recv_with_fds(fd, hdr, sizeof hdr, *fds, &truncated);
-    if (r <= 0 || truncated) return std::nullopt;
-    got = static_cast<size_t>(r);
-  }
-  if (!read_all(fd, hdr + got, 5 - got)) return std::nullopt;
+  if (!read_all_with_fds(fd, hdr, sizeof hdr, fds)) return std::nullopt;
   uint32_t len;
   std::memcpy(&len, hdr + 1, 4);
   if (len > (1u << 24)) return std::nullopt;
   std::string payload(len, '\0');
-  if (len && !read_all(fd, payload.data(), len)) return std::nullopt;
+  if (len && !read_all_with_fds(fd, payload.data(), len, fds)) return std::nullopt;
   return std::make_pair(static_cast<Frame>(hdr[0]), std::move(payload));
 }
 

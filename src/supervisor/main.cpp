@@ -34,6 +34,7 @@
 #include "berth/network/dns_server.h"
 #include "berth/network/ipam.h"
 #include "berth/network/port_proxy.h"
+#include "berth/util/fd.h"
 #include "berth/network/store.h"
 #include "berth/runtime/exec.h"
 #include "berth/runtime/frames.h"
@@ -693,6 +694,9 @@ int main(int argc, char** argv) {
   for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
   if (devnull > 2) ::close(devnull);
   ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  // Room for every published port's socket and the proxied connections (six fds each); the
+  // container gets its own limit from the launch plan.
+  berth::raise_fd_limit();
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGINT, SIG_IGN);

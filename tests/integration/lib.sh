@@ -192,6 +192,8 @@ wait_for() {
 
 # http_ok URL : a page comes back (through the host's loopback), for wait_for
 http_ok() { "$PYTHON" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).read() else 1)' "$1" 2>/dev/null; }
+# http_get URL : prints the body (stripped), nothing when the request fails
+http_get() { "$PYTHON" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip())' "$1" 2>/dev/null; }
 
 # udp_echo PORT TEXT : sends TEXT to 127.0.0.1:PORT (retrying) and prints the reply
 udp_echo() {

@@ -61,6 +61,25 @@ expect_one_clear_line "as nobody: one clear line" "$ERR"
 expect_match "as nobody: the message says root is needed" '(root|privilege)' "$ERR"
 nothing_left "as nobody"
 
+# A supervisor that exits before it takes the launch plan (here a stand-in that exits at once):
+# with --rm the container is removed, as Docker removes a --rm container that failed to start;
+# without, it stays "Created" for `container start` or `rm`.
+mkdir -p "$TEST_TMP/libexec"
+for f in berth-init berth-heavy.so; do ln -s "$(dirname "$BERTH_BIN")/$f" "$TEST_TMP/libexec/$f"; done
+printf '#!/bin/sh\nexit 0\n' >"$TEST_TMP/libexec/berth-supervisor"
+chmod +x "$TEST_TMP/libexec/berth-supervisor"
+BERTH_LIBEXEC=$TEST_TMP/libexec capture berth container run --rm "$IMAGE" true
+expect_eq "supervisor gone before the plan, --rm: exit 125" 125 "$RC"
+expect_match "... says so" 'supervisor of container [0-9a-f]{12} exited before it got its launch plan' "$ERR"
+expect_match "... and that --rm removed the container" 'removed \(--rm\)' "$ERR"
+nothing_left "supervisor gone before the plan, --rm"
+BERTH_LIBEXEC=$TEST_TMP/libexec capture berth container run --name kept "$IMAGE" true
+expect_eq "the same without --rm: exit 125" 125 "$RC"
+expect_rc "... the container stays, Created" 0 berth container ls -a --filter name=kept --format json
+expect_match "... state created" '"State":"created"' "$OUT"
+expect_rc "... and rm removes it" 0 berth container rm kept
+nothing_left "supervisor gone before the plan, then rm"
+
 capture berth container run --rm "$IMAGE" true
 expect_eq "a normal run still works after the refused ones" 0 "$RC"
 

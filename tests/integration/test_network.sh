@@ -147,13 +147,24 @@ expect_rc "container port" 0 berth container port pub
 expect_eq "port lists the mapping" "80/tcp -> 127.0.0.1:18080" "$OUT"
 expect_rc "ls shows the ports" 0 berth container ls
 expect_match "PORTS column" "127\.0\.0\.1:18080->80/tcp" "$OUT"
+expect_rc "ls --format json" 0 berth container ls --filter name=pub --format json
+expect_match "... has Docker's Ports text" '"Ports":"127\.0\.0\.1:18080->80/tcp"' "$OUT"
 expect_rc "a random host port (-p 80)" 0 berth container run -d --name pubrand -p 80 "$IMAGE" sh -c 'echo r >/r.html; httpd -f -p 80 -h /'
 rand=$(berth container port pubrand 80 | sed 's/.*://')
 expect_true "the random port serves" wait_for 2 http_ok "http://127.0.0.1:$rand/r.html"
 expect_rc "a UDP echo through a published UDP port" 0 berth container run -d --name udp -p 127.0.0.1:18053:5353/udp "$IMAGE" probe udp-echo 5353
 expect_eq "the echo came back" "echo:ping" "$(udp_echo 18053 ping)"
-# A port range: the bound sockets go to the early supervisor in one message (SCM_RIGHTS).
-expect_rc "a range of 100 published ports" 0 berth container run --rm -p 127.0.0.1:18200-18299:18200-18299 "$IMAGE" true
+# A port range: the bound sockets go to the early supervisor with its launch plan, at most 253
+# a message (the kernel's SCM_MAX_FD), so 600 ports take three. Under a soft fd limit of 512 the
+# CLI and the supervisor raise theirs to hold them; the container keeps 512.
+expect_rc "a range of 600 published ports (soft fd limit 512)" 0 sh -c 'ulimit -Sn 512 && exec "$@"' sh "$BERTH_BIN" \
+  container run -d --name wide -p 127.0.0.1:18200-18799:18200-18799 "$IMAGE" \
+  sh -c 'echo wide >/w.html; ulimit -n >/limit.html; httpd -f -p 18799 -h /'
+expect_true "the range's last port serves" wait_for 2 http_ok http://127.0.0.1:18799/w.html
+expect_eq "the container's soft fd limit is the CLI's" 512 "$(http_get http://127.0.0.1:18799/limit.html)"
+expect_rc "... and port lists all 600" 0 berth container port wide
+expect_eq "600 mappings" 600 "$(printf '%s\n' "$OUT" | grep -c -- '-> 127\.0\.0\.1:')"
+berth container rm -f wide >/dev/null
 
 # a conflict: names the holder and leaves nothing behind
 containers_before=$(ls "$BERTH_ROOT/containers" | wc -l)

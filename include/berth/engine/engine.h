@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/engine/container_options.h"
+#include "berth/util/error.h"
 #include "berth/util/fd.h"
 #include "berth/util/json.h"
 
@@ -42,6 +43,11 @@ UniqueFd spawn_supervisor_early();
 // Reads the supervisor's first report on that stream: returns on Started, throws on Failed (the
 // error carries Docker's exit code: 125/126/127) or when the supervisor died without a report.
 void read_start_report(int sock, const std::string& id);
+// Thrown by start_container and read_start_report when the supervisor went away before it could
+// start the container or report (so it did not apply --rm either).
+struct SupervisorLost : Error {
+  using Error::Error;
+};
 
 // Docker-shaped view of one container: config.json merged with the live state.
 struct ContainerView {

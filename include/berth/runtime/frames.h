@@ -30,12 +30,13 @@ enum class Frame : char {
 // reports to its supervisor (runtime/container_setup.h).
 long send_with_fds(int fd, const void* data, size_t size, const int* fds, size_t count);
 // One recvmsg; descriptors that came with it are appended to `fds` (close-on-exec, at most 253,
-// the kernel's limit).
+// the kernel's SCM_MAX_FD).
 // *truncated: whether the kernel dropped some for lack of room. Returns what recvmsg returned.
 long recv_with_fds(int fd, void* data, size_t size, std::vector<int>& fds, bool* truncated = nullptr);
 
 // Blocking helpers (both sides use them on blocking sockets). send_frame returns false on EPIPE.
-// `fds` travel with the frame (SCM_RIGHTS on its first byte).
+// `fds` travel with the frame: up to 253 on each of its first bytes (SCM_RIGHTS), so a frame of
+// n bytes carries at most 253 * n.
 bool send_frame(int fd, Frame type, const std::string& payload, const std::vector<int>& fds = {});
 // Reads one whole frame; nullopt on EOF or error. With `fds`, descriptors sent with the frame are
 // appended there (close-on-exec); without, they are discarded.

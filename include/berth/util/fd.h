@@ -2,6 +2,8 @@
 // An owned file descriptor, closed on scope exit.
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <string_view>
 #include <utility>
@@ -44,5 +46,12 @@ inline bool write_all(int fd, std::string_view data) {
   }
   return true;
 }
+
+// RLIMIT_NOFILE as this process started with, before any raise_fd_limit.
+rlimit original_fd_limit();
+// Raises the soft RLIMIT_NOFILE to the hard one: for a process that holds many sockets (the CLI
+// binding a wide port range, a supervisor holding and proxying them), as Go programs such as
+// Docker's do at start. Containers keep original_fd_limit (recorded in their launch plan).
+void raise_fd_limit();
 
 }  // namespace berth
