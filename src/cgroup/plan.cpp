@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <set>
 
 #include "berth/cgroup/cgroup.h"
@@ -11,6 +10,7 @@
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
 #include "berth/util/strings.h"
+#include "berth/util/numeric.h"
 
 namespace berth::cgroup {
 namespace {
@@ -202,10 +202,14 @@ uint64_t cpu_shares_to_weight(uint64_t shares) {
   if (shares >= 262144) return 10000;
   // A quadratic in log2(shares) through (2, 1), (1024, 100) and (262144, 10000): the default
   // weight maps to the default weight, unlike the older linear formula.
-  double l = std::log2(static_cast<double>(shares));
-  double exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0;
-  double weight = std::ceil(std::pow(10.0, exponent) - 1e-9);  // 1e-9: 1024 must give 100, not 101
-  return std::clamp<uint64_t>(static_cast<uint64_t>(weight), 1, 10000);
+  // In long double: the same ceilings as libm's log2 and pow in double, for every share value
+  // (tests/unit/cgroup/fake_cgroupfs.cpp checks them all).
+  long double l = num::log2_of(shares);
+  long double exponent = (l * l + 125 * l) / 612.0L - 7.0L / 34.0L;
+  long double scaled = num::exp10_of(exponent) - 1e-9L;  // 1e-9: 1024 must give 100, not 101
+  auto weight = static_cast<uint64_t>(scaled);
+  if (static_cast<long double>(weight) < scaled) ++weight;  // ceil
+  return std::clamp<uint64_t>(weight, 1, 10000);
 }
 
 const std::vector<DeviceRule>& default_device_rules() {

@@ -1,8 +1,8 @@
 // Compose's value formats: durations, byte sizes, shell-style command splitting.
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 
+#include "berth/util/numeric.h"
 #include "passes.h"
 
 namespace berth::compose {
@@ -47,7 +47,7 @@ std::optional<int64_t> parse_duration_ns(const std::string& s) {
     any = true;
   }
   if (!any || total > 9.2e18L) return std::nullopt;
-  auto v = static_cast<int64_t>(std::llround(static_cast<double>(total)));
+  int64_t v = num::round_to_int64(static_cast<double>(total));
   return neg ? -v : v;
 }
 

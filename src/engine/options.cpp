@@ -7,7 +7,6 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
 #include "berth/util/strings.h"
+#include "berth/util/numeric.h"
 
 namespace berth::engine {
 namespace {
@@ -119,7 +119,7 @@ int64_t parse_memory_bytes(const std::string& s, const std::string& flag) {
       size_t power = units.find(sfx[0]);
       if (power == std::string::npos) bad_suffix();
       if ((sfx.size() == 2 && sfx[1] != 'b') || (sfx.size() == 3 && sfx.substr(1) != "ib")) bad_suffix();
-      value *= std::ldexp(1.0, 10 * static_cast<int>(power + 1));
+      value *= num::pow2(10 * static_cast<int>(power + 1));
     }
   }
   if (value >= 9223372036854775807.0) invalid_size();

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 
 #include "berth/util/error.h"
 #include "berth/util/strings.h"
+#include "berth/util/numeric.h"
 
 namespace berth::image {
 
@@ -384,7 +384,7 @@ int64_t parse_go_duration(const std::string& s) {
     total += std::strtold(number.c_str(), nullptr) * scale;
   }
   if (total > 9.2e18L) fail();
-  auto ns = static_cast<int64_t>(std::llround(total));
+  int64_t ns = num::round_to_int64(total);
   return negative ? -ns : ns;
 }
 

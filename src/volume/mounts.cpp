@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -20,6 +19,7 @@
 #include "berth/util/fs.h"
 #include "berth/util/strings.h"
 #include "berth/volume/copy_up.h"
+#include "berth/util/numeric.h"
 
 namespace berth::volume {
 
@@ -56,7 +56,7 @@ std::optional<int64_t> parse_ram_bytes(const std::string& s) {
   double value = std::stod(m[1].str());
   int shift = 0;
   if (m[3].matched) shift = 10 * (1 + static_cast<int>(std::string("kmgtp").find(static_cast<char>(std::tolower(m[3].str()[0])))));
-  double bytes = value * std::pow(2.0, shift);
+  double bytes = value * num::pow2(shift);
   if (bytes > 9.2e18) return std::nullopt;
   return static_cast<int64_t>(bytes);
 }

@@ -669,3 +669,14 @@ TEST_CASE("remove: sub-cgroups first; a dir that cannot go is reported") {
   host.kernel.before_rmdir = before;
   CHECK(remove(plan, 100));
 }
+
+TEST_CASE("cpu_shares_to_weight gives libm's ceilings for every share value") {
+  uint64_t mismatches = 0, first = 0;
+  for (uint64_t shares = 3; shares < 262144; ++shares) {
+    double l = std::log2(static_cast<double>(shares));
+    double exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0;
+    auto want = static_cast<uint64_t>(std::ceil(std::pow(10.0, exponent) - 1e-9));
+    if (cpu_shares_to_weight(shares) != want && !mismatches++) first = shares;
+  }
+  CHECK_MESSAGE(mismatches == 0, "first mismatch at shares=" << first);
+}
