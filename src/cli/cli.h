@@ -51,6 +51,8 @@ namespace berth::cli {
 std::string container_status_text(const engine::ContainerView& v);
 // Docker's PORTS column ("0.0.0.0:8080->80/tcp, ..."), empty unless running; cmd_container.cpp.
 std::string container_ports_column(const engine::ContainerView& v);
+// Docker's Labels text in `--format json` ("k=v,k=v"); cmd_container.cpp.
+std::string container_labels_text(const engine::ContainerView& v);
 // --tail N|all (UINT64_MAX = all) and "still producing logs" for follow; cmd_logs.cpp.
 uint64_t parse_log_tail(const std::string& value);
 bool container_keeps_running(const std::string& id);

@@ -147,11 +147,8 @@ std::string running_for(const engine::ContainerView& v) {
 ordered_json ps_json(const ProjectContainer& c, const std::string& project) {
   const json& rec = c.view.record;
   const json state = rec.value("State", json::object());
-  std::string labels, networks, mounts;
+  std::string networks, mounts;
   int local_volumes = 0;
-  if (rec.contains("Config") && rec["Config"].contains("Labels") && rec["Config"]["Labels"].is_object())
-    for (const auto& [k, v] : rec["Config"]["Labels"].items())
-      labels += (labels.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   ordered_json publishers = ordered_json::array();
   if (rec.contains("NetworkSettings")) {
     const json& ns = rec["NetworkSettings"];
@@ -185,7 +182,7 @@ ordered_json ps_json(const ProjectContainer& c, const std::string& project) {
                       {"Health", health},
                       {"ID", short_id(c.view.id)},
                       {"Image", c.view.image},
-                      {"Labels", labels},
+                      {"Labels", container_labels_text(c.view)},
                       {"LocalVolumes", std::to_string(local_volumes)},
                       {"Mounts", mounts},
                       {"Name", c.view.name},

@@ -220,6 +220,15 @@ std::string container_ports_column(const engine::ContainerView& v) {
   return ports;
 }
 
+std::string container_labels_text(const engine::ContainerView& v) {
+  std::string labels;
+  const json& rec = v.record;
+  if (rec.contains("Config") && rec["Config"].contains("Labels") && rec["Config"]["Labels"].is_object())
+    for (const auto& [key, value] : rec["Config"]["Labels"].items())
+      labels += (labels.empty() ? "" : ",") + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  return labels;
+}
+
 namespace {
 
 void take_image_and_command(CLI::App* cmd, engine::ContainerOptions& o) {
@@ -333,16 +342,11 @@ void add_ls_command(CLI::App* container) {
       std::string cmd = v.command.size() > 20 ? v.command.substr(0, 19) + "…" : v.command;
       std::string created = timeutil::human_ago((now - v.created_ns) / 1000000000LL) + " ago";
       if (*format == "json") {
-        // Docker's `ps --format json` keys (the ones Berth has); Labels as "k=v,k=v".
-        std::string labels;
-        if (v.record.contains("Config") && v.record["Config"].contains("Labels") &&
-            v.record["Config"]["Labels"].is_object())
-          for (const auto& [key, value] : v.record["Config"]["Labels"].items())
-            labels += (labels.empty() ? "" : ",") + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+        // Docker's `ps --format json` keys (the ones Berth has).
         std::printf("%s\n", json{{"ID", short_id(v.id)}, {"Image", v.image}, {"Command", "\"" + v.command + "\""},
                                  {"CreatedAt", v.record.value("Created", "")}, {"RunningFor", created},
                                  {"Status", container_status_text(v)}, {"State", v.status}, {"Names", v.name},
-                                 {"Ports", container_ports_column(v)}, {"Labels", labels}}
+                                 {"Ports", container_ports_column(v)}, {"Labels", container_labels_text(v)}}
                                 .dump()
                                 .c_str());
         continue;
