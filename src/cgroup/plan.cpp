@@ -9,8 +9,8 @@
 #include "berth/cgroup/detail.h"
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
-#include "berth/util/strings.h"
 #include "berth/util/numeric.h"
+#include "berth/util/strings.h"
 
 namespace berth::cgroup {
 namespace {

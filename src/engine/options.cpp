@@ -16,8 +16,8 @@
 
 #include "berth/util/error.h"
 #include "berth/util/fs.h"
-#include "berth/util/strings.h"
 #include "berth/util/numeric.h"
+#include "berth/util/strings.h"
 
 namespace berth::engine {
 namespace {

@@ -4,8 +4,8 @@
 #include <cctype>
 
 #include "berth/util/error.h"
-#include "berth/util/strings.h"
 #include "berth/util/numeric.h"
+#include "berth/util/strings.h"
 
 namespace berth::image {
 

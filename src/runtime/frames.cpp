@@ -3,8 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace berth::runtime {
@@ -20,17 +20,6 @@ static bool write_all(int fd, const char* p, size_t n) {
     }
     p += w;
     n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-static bool read_all(int fd, char* p, size_t n) {
-  while (n) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
   }
   return true;
 }
@@ -110,13 +99,12 @@ bool send_frame(int fd, Frame type, const std::string& payload, const std::vecto
   return write_all(fd, buf.data() + sent, buf.size() - sent);
 }
 
-// Reads exactly n bytes; with fds, every recvmsg keeps the descriptors that came with its bytes
+// Reads exactly n bytes. With fds, every recvmsg keeps the descriptors that came with its bytes
 // (a plain read would close them), so a frame's chunked descriptors all arrive.
-static bool read_all_with_fds(int fd, char* p, size_t n, std::vector<int>* fds) {
-  if (!fds) return read_all(fd, p, n);
+static bool read_all(int fd, char* p, size_t n, std::vector<int>* fds) {
   while (n) {
     bool truncated = false;
-    long r = recv_with_fds(fd, p, n, *fds, &truncated);
+    long r = fds ? recv_with_fds(fd, p, n, *fds, &truncated) : ::read(fd, p, n);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0 || truncated) return false;
     p += r;
@@ -127,12 +115,12 @@ static bool read_all_with_fds(int fd, char* p, size_t n, std::vector<int>* fds) 
 
 std::optional<std::pair<Frame, std::string>> read_frame(int fd, std::vector<int>* fds) {
   char hdr[5];
-  if (!read_all_with_fds(fd, hdr, sizeof hdr, fds)) return std::nullopt;
+  if (!read_all(fd, hdr, sizeof hdr, fds)) return std::nullopt;
   uint32_t len;
   std::memcpy(&len, hdr + 1, 4);
   if (len > (1u << 24)) return std::nullopt;
   std::string payload(len, '\0');
-  if (len && !read_all_with_fds(fd, payload.data(), len, fds)) return std::nullopt;
+  if (len && !read_all(fd, payload.data(), len, fds)) return std::nullopt;
   return std::make_pair(static_cast<Frame>(hdr[0]), std::move(payload));
 }
 

@@ -6,6 +6,7 @@ namespace {
 struct FdLimit {
   rlimit original{};
   bool known = false;
+  bool raised = false;
 };
 
 FdLimit& fd_limit() {
@@ -22,9 +23,11 @@ FdLimit& fd_limit() {
 rlimit original_fd_limit() { return fd_limit().original; }
 
 void raise_fd_limit() {
-  rlimit raised = fd_limit().original;
-  if (raised.rlim_cur == raised.rlim_max) return;
-  raised.rlim_cur = raised.rlim_max;
+  FdLimit& limit = fd_limit();
+  if (limit.raised) return;  // once: `up` binds ports for one container after another
+  limit.raised = true;
+  if (limit.original.rlim_cur == limit.original.rlim_max) return;
+  rlimit raised{limit.original.rlim_max, limit.original.rlim_max};
   ::setrlimit(RLIMIT_NOFILE, &raised);
 }
 

@@ -17,9 +17,9 @@
 #include "berth/util/error.h"
 #include "berth/util/fd.h"
 #include "berth/util/fs.h"
+#include "berth/util/numeric.h"
 #include "berth/util/strings.h"
 #include "berth/volume/copy_up.h"
-#include "berth/util/numeric.h"
 
 namespace berth::volume {
 
