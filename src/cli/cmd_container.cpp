@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "berth/engine/engine.h"
+#include "berth/engine/networking.h"
 #include "berth/network/ports.h"
 #include "berth/runtime/frames.h"
 #include "berth/util/error.h"
@@ -263,14 +264,24 @@ void add_run_command(CLI::App* container) {
     // The supervisor's exec and start-up run on the other core while this process creates.
     UniqueFd early = engine::spawn_supervisor_early();
     std::vector<UniqueFd> port_fds;
-    std::string id = engine::create_container(*opts, &port_fds);
+    // The veth is configured while the supervisor builds the container (on other cores), not
+    // before: its command waits for NetworkReady.
+    engine::ContainerNetwork network;
+    std::string id = engine::create_container(*opts, &port_fds, &network);
     std::vector<int> fds;
     for (const auto& f : port_fds) fds.push_back(f.get());
+    bool network_pending = !network.endpoints.empty();
     try {
-      int sock = engine::start_container(id, &fds, &early);
+      int sock = engine::start_container(id, &fds, &early, network_pending);
       port_fds.clear();  // the supervisor holds them now
+      if (network_pending) {
+        network_pending = false;
+        engine::finish_container_network(sock, id, network);
+      }
       exit_code() = attach_container_stream(sock, *opts, id, true);
     } catch (const engine::SupervisorLost& e) {
+      // A container kept for `container start` needs its network as any created one has it.
+      if (network_pending && !opts->autoremove) engine::configure_container_network(network);
       if (!opts->autoremove) throw;
       // As Docker: a --rm container that did not start is removed, volumes with it (its
       // supervisor, which would have done it, went away first).

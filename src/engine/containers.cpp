@@ -149,9 +149,12 @@ UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& por
   return cli_end;
 }
 
-// The early supervisor's plan: a Plan frame with the path, the ports' sockets attached.
-void send_launch_plan(int sock, const std::string& id, const std::string& launch, const std::vector<int>& port_fds) {
-  if (!runtime::send_frame(sock, runtime::Frame::Plan, launch, port_fds))
+// The early supervisor's plan: a Plan frame with the path, the ports' sockets attached, and a
+// second line when the command is to wait for NetworkReady.
+void send_launch_plan(int sock, const std::string& id, const std::string& launch, const std::vector<int>& port_fds,
+                      bool await_network) {
+  std::string payload = await_network ? launch + "\n" + runtime::kAwaitNetwork : launch;
+  if (!runtime::send_frame(sock, runtime::Frame::Plan, payload, port_fds))
     throw SupervisorLost("the supervisor of container " + short_id(id) + " exited before it got its launch plan: " +
                     std::strerror(errno),
                 "start it again: berth container start " + short_id(id));
@@ -159,7 +162,8 @@ void send_launch_plan(int sock, const std::string& id, const std::string& launch
 
 }  // namespace
 
-int start_container(const std::string& id, const std::vector<int>* given_port_fds, UniqueFd* early) {
+int start_container(const std::string& id, const std::vector<int>* given_port_fds, UniqueFd* early,
+                    bool await_network) {
   ContainerPaths cp = container_paths(id);
   std::string launch = cp.run_dir + "/launch.json";
   if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
@@ -181,13 +185,34 @@ int start_container(const std::string& id, const std::vector<int>* given_port_fd
     for (const auto& b : bound) port_fds.push_back(b.fd.get());
   }
   if (early && *early) {
-    send_launch_plan(early->get(), id, launch, port_fds);
+    send_launch_plan(early->get(), id, launch, port_fds, await_network);
     return early->release();
   }
   return spawn_supervisor(launch, port_fds).release();
 }
 
 UniqueFd spawn_supervisor_early() { return spawn_supervisor("-", {}); }
+
+void finish_container_network(int sock, const std::string& id, const ContainerNetwork& net) {
+  try {
+    configure_container_network(net);
+  } catch (const std::exception&) {
+    // The half-built container gives up before its command (EOF instead of NetworkReady); its
+    // supervisor reports that and exits. Then nothing of it is left, as after a failed create.
+    ::shutdown(sock, SHUT_WR);
+    while (runtime::read_frame(sock)) {
+    }
+    ::close(sock);
+    try {
+      remove_container(id, true, true);
+    } catch (const Error&) {
+    }
+    throw;
+  }
+  if (!runtime::send_frame(sock, runtime::Frame::NetworkReady, ""))
+    throw SupervisorLost("the supervisor of container " + short_id(id) + " exited before the container started",
+                         "see " + container_paths(id).run_dir + "/supervisor.log");
+}
 
 void read_start_report(int sock, const std::string& id) {
   auto first = runtime::read_frame(sock);
@@ -346,8 +371,7 @@ void remove_container(const std::string& id, bool force, bool remove_volumes, Li
   teardown_container_network(id, links);
   fs::remove_tree(cp.run_dir);
   fs::remove_tree(cp.state_dir);
-  // Its entry in the names index (create.cpp); one left behind (--rm in the supervisor) is stale
-  // and dropped by the next check of that name.
+  // Its entry in the names index (create.cpp; a --rm supervisor forgets its own).
   if (std::string name = record.value("Name", ""); name.size() > 1) forget_name(name.substr(1), id);
   if (remove_volumes) {
     // Docker's rm -v: anonymous volumes only; one still used elsewhere stays, with a warning.
@@ -424,6 +448,14 @@ std::vector<std::string> prune_containers() {
         // e.g. ENOTEMPTY: the supervisor is still emptying it
       }
     }
+  // Name index entries whose container is gone (such a supervisor had yet to forget the name).
+  {
+    StoreLock names_lock(paths::state_root() + "/locks", "names");
+    for (const auto& name : fs::list_dir(names_dir())) {
+      auto id = fs::read_file_if_exists(names_dir() + "/" + name);
+      if (id && !fs::exists(container_paths(*id).state_dir + "/config.json")) forget_name(name, *id);
+    }
+  }
   std::sort(removed.begin(), removed.end());
   removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
   return removed;

@@ -199,7 +199,8 @@ ContainerPaths container_paths(const std::string& id) {
   return {paths::state_root() + "/containers/" + id, paths::run_root() + "/containers/" + id};
 }
 
-std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* port_fds) {
+std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* port_fds,
+                             ContainerNetwork* deferred_network) {
   require_root();
   // ---- validate and resolve everything first: a bad option leaves nothing behind ----
   if (!o.name.empty()) validate_name(o.name);
@@ -436,13 +437,15 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   fs::mkdir_p(paths::state_root() + "/containers", 0700);
   fs::mkdir_p(paths::run_root() + "/containers", 0700);
   fs::mkdir_p(cp.state_dir, 0700);
+  ContainerNetwork net;
   try {
     fs::mkdir_p(cp.run_dir, 0700);
     fs::mkdir_p(cp.state_dir + "/rootfs/upper", 0755);
     fs::mkdir_p(cp.state_dir + "/rootfs/work", 0700);
     fs::mkdir_p(cp.run_dir + "/rootfs", 0700);
     // The network namespace and veths (bridge modes): addresses first, the /etc files name them.
-    ContainerNetwork net = setup_container_network(id, name, net_req);
+    // Deferred: the veth is the caller's to configure, while the supervisor builds the container.
+    net = setup_container_network(id, name, net_req, deferred_network == nullptr);
     std::string address = net.endpoints.empty() ? "" : network::format_ipv4(net.endpoints[0].address);
     fs::write_file(cp.state_dir + "/hostname", hostname + "\n", 0644);
     if (!joined_id.empty()) {
@@ -617,6 +620,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   cgroup::ensure_parents(layout, paths::cgroup_parent());
   if (port_fds)
     for (auto& p : ports) port_fds->push_back(std::move(p.fd));
+  if (deferred_network) *deferred_network = std::move(net);
   return id;
 }
 

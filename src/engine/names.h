@@ -1,7 +1,8 @@
 // The names index, engine-internal: <root>/names/<name> holds the id of the container with that
 // name, written under the names lock, so that a create checks one file instead of reading every
-// record (which made `up` of a large stack quadratic). A file whose container is gone or was
-// renamed is stale and dropped when that name is next checked (create.cpp).
+// record (which made `up` of a large stack quadratic). rm, rename and a --rm supervisor drop
+// their entries; one left stale (a killed supervisor) is dropped when that name is next checked
+// (create.cpp) or by `container prune`.
 #pragma once
 #include <string>
 

@@ -287,7 +287,7 @@ void validate_network_request(const NetworkRequest& req) {
 }
 
 ContainerNetwork setup_container_network(const std::string& id, const std::string& name,
-                                         const NetworkRequest& req) {
+                                         const NetworkRequest& req, bool configure) {
   ContainerNetwork out;
   if (!is_bridge_mode(req.mode)) return out;
   json rec = find_network_or_throw(req.mode);
@@ -306,11 +306,8 @@ ContainerNetwork setup_container_network(const std::string& id, const std::strin
     fs::mkdir_p(paths::run_root() + "/netns", 0700);
     network::create_netns(ns);
     out.netns_path = ns;
-    UniqueFd fd = network::open_netns(ns);
-    network::setup_namespace_defaults(fd.get());
-    network::ensure_bridge(ep);
-    network::setup_endpoint(fd.get(), ep, "eth0", !ep.internal);
     out.endpoints.push_back(ep);
+    if (configure) configure_container_network(out);
     out.dns = user_network;
     out.dns_forward = user_network && !ep.internal;
     out.dns_records = {st.record_path(record_name(rec))};
@@ -320,6 +317,15 @@ ContainerNetwork setup_container_network(const std::string& id, const std::strin
     throw;
   }
   return out;
+}
+
+void configure_container_network(const ContainerNetwork& net) {
+  if (net.endpoints.empty()) return;
+  const network::Endpoint& ep = net.endpoints[0];
+  UniqueFd fd = network::open_netns(net.netns_path);
+  network::setup_namespace_defaults(fd.get());
+  network::ensure_bridge(ep);
+  network::setup_endpoint(fd.get(), ep, "eth0", !ep.internal);
 }
 
 NetworkIo container_network_io(const std::string& id) {

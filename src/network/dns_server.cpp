@@ -106,7 +106,7 @@ UniqueFd bind_server_socket(const DnsConfig& cfg) {
     saved_errno = errno;
     failed = "socket";
   } else {
-    // The container's lo may not be up yet: bind to 127.0.0.11 anyway.
+    // The container's lo may not be up yet: bind to 127.0.0.11 anyway (answers name it: send_to).
     int one = 1;
     ::setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
     sockaddr_in addr{};
@@ -153,6 +153,7 @@ struct DnsServer::Impl {
   DnsConfig cfg;
   UniqueFd server_fd, upstream_fd;
   int bound_port = 0;
+  in_addr bound_address{};
   std::vector<sockaddr_in> upstreams;
   std::vector<RecordFile> files;
   std::vector<json> records;  // parallel to files; null when missing or unreadable
@@ -217,13 +218,33 @@ struct DnsServer::Impl {
     }
   }
 
-  static void send_to(int fd, const uint8_t* packet, size_t len, const sockaddr_in& to) {
+  // An answer leaves from the address the client asked (bound_address), named in IP_PKTINFO:
+  // bound while the namespace's lo was still down (`container run` configures the network while
+  // the container is built), the socket's own source would be 127.0.0.1, and resolvers drop
+  // answers from another address than their server's.
+  void send_to(const uint8_t* packet, size_t len, const sockaddr_in& to) {
     if (len == 0) return;
+    iovec iov{const_cast<uint8_t*>(packet), len};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+    msghdr msg{};
+    msg.msg_name = const_cast<sockaddr_in*>(&to);
+    msg.msg_namelen = sizeof to;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo info{};
+    info.ipi_spec_dst = bound_address;
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
     // Nonblocking UDP: a full buffer drops the answer, the client retries.
-    (void)::sendto(fd, packet, len, MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    (void)::sendmsg(server_fd.get(), &msg, MSG_NOSIGNAL);
   }
-  static void send_to(int fd, const std::vector<uint8_t>& packet, const sockaddr_in& to) {
-    send_to(fd, packet.data(), packet.size(), to);
+  void send_to(const std::vector<uint8_t>& packet, const sockaddr_in& to) {
+    send_to(packet.data(), packet.size(), to);
   }
 
   bool forward(uint8_t* packet, size_t len, const Pending& p) {
@@ -240,8 +261,7 @@ struct DnsServer::Impl {
       // Ignore garbage and responses; answer real queries we do not handle.
       if (len < 12 || (packet[2] & 0x80)) return;
       unsigned opcode = (packet[2] >> 3) & 0xF;
-      send_to(server_fd.get(),
-              dns::build_error_response(packet, len, opcode != 0 ? dns::kNotImp : dns::kFormErr),
+      send_to(dns::build_error_response(packet, len, opcode != 0 ? dns::kNotImp : dns::kFormErr),
               client);
       return;
     }
@@ -253,8 +273,7 @@ struct DnsServer::Impl {
       if (auto address = dns::parse_reverse_name(q->name)) {
         dns::ReverseLookup reverse = dns::reverse_lookup(records, *address);
         if (!reverse.target.empty() || reverse.in_our_subnet) {
-          send_to(server_fd.get(),
-                  dns::build_ptr_response(packet, *q, reverse.target.empty() ? dns::kNxDomain : dns::kNoError,
+          send_to(dns::build_ptr_response(packet, *q, reverse.target.empty() ? dns::kNxDomain : dns::kNoError,
                                           reverse.target),
                   client);
           return;
@@ -263,14 +282,13 @@ struct DnsServer::Impl {
     dns::Lookup found = dns::lookup(records, q->name);
     if (found.found) {
       bool wants_a = q->qclass == dns::kClassIN && (q->type == dns::kTypeA || q->type == 255);
-      send_to(server_fd.get(),
-              dns::build_response(packet, *q, dns::kNoError,
+      send_to(dns::build_response(packet, *q, dns::kNoError,
                                   wants_a ? found.addresses : std::vector<uint32_t>{}),
               client);
       return;
     }
     if (!cfg.forward || upstreams.empty() || !upstream_fd) {
-      send_to(server_fd.get(), dns::build_response(packet, *q, dns::kNxDomain, {}), client);
+      send_to(dns::build_response(packet, *q, dns::kNxDomain, {}), client);
       return;
     }
     // The client asking again for the same query: the upstream may be dead, try the next one.
@@ -281,13 +299,13 @@ struct DnsServer::Impl {
       retry->upstream_index = (retry->upstream_index + 1) % upstreams.size();
       retry->deadline_ms = now_ms + kForwardTimeoutMs;
       if (!forward(packet, len, *retry)) {
-        send_to(server_fd.get(), dns::build_response(packet, *q, dns::kServFail, {}), client);
+        send_to(dns::build_response(packet, *q, dns::kServFail, {}), client);
         pending.erase(retry);
       }
       return;
     }
     if (pending.size() >= kMaxPending) {
-      send_to(server_fd.get(), dns::build_response(packet, *q, dns::kServFail, {}), client);
+      send_to(dns::build_response(packet, *q, dns::kServFail, {}), client);
       return;
     }
     Pending p;
@@ -302,7 +320,7 @@ struct DnsServer::Impl {
     } while (std::any_of(pending.begin(), pending.end(),
                          [&](const Pending& o) { return o.upstream_id == p.upstream_id; }));
     if (!forward(packet, len, p)) {
-      send_to(server_fd.get(), dns::build_response(packet, *q, dns::kServFail, {}), client);
+      send_to(dns::build_response(packet, *q, dns::kServFail, {}), client);
       return;
     }
     pending.push_back(p);
@@ -327,7 +345,7 @@ struct DnsServer::Impl {
     if (it == pending.end()) return;  // late, spoofed or from another upstream
     uint16_t client_id = htons(it->client_id);
     std::memcpy(packet, &client_id, 2);
-    send_to(server_fd.get(), packet, len, it->client);
+    send_to(packet, len, it->client);
     pending.erase(it);
   }
 
@@ -345,7 +363,7 @@ struct DnsServer::Impl {
       q.id = it->client_id;
       q.recursion_desired = it->recursion_desired;
       q.question_end = query.size();
-      send_to(server_fd.get(), dns::build_response(query.data(), q, dns::kServFail, {}), it->client);
+      send_to(dns::build_response(query.data(), q, dns::kServFail, {}), it->client);
       it = pending.erase(it);
     }
   }
@@ -384,6 +402,7 @@ DnsServer::DnsServer(DnsConfig cfg) : impl_(new Impl) {
   if (::getsockname(d.server_fd.get(), reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0)
     throw_errno("DNS: getsockname");
   d.bound_port = ntohs(bound.sin_port);
+  d.bound_address = bound.sin_addr;
   for (const auto& path : d.cfg.network_records) d.files.push_back({.path = path});
   d.plan_file.path = d.cfg.launch_plan_path;
   d.changed(d.plan_file);  // the list above is this version's

@@ -434,6 +434,14 @@ void reset_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// `container run` configures the network while we get here: the command must not run before
+// it has its address. EOF or anything else instead: the CLI called the start off.
+void await_network(int fd) {
+  auto frame = read_frame(fd);
+  if (!frame || frame->first != Frame::NetworkReady)
+    fail("wait for the network", ECANCELED, "the CLI did not finish the container's network");
+}
+
 // The calling process into every hierarchy's dir ("0" in cgroup.procs: the writer). The files
 // are host paths: before the mount namespace changes.
 void join_cgroups(const std::vector<std::string>& dirs) {
@@ -510,6 +518,7 @@ void exec_command(const std::vector<std::string>& args, const std::vector<std::s
       fail("make rootfs read-only", errno);
     ::close(fd);
   }
+  if (ctx.network_ready_fd >= 0) await_network(ctx.network_ready_fd);
   apply_rlimits(p.rlimits);
   if (::setsid() < 0) fail("setsid", errno);
   if (p.terminal) setup_terminal();

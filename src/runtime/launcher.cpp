@@ -68,7 +68,7 @@ constexpr size_t kChildStackSize = 512 * 1024;
 }  // namespace
 
 LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& seccomp_bpf,
-                              const std::vector<std::string>& cgroup_dirs) {
+                              const std::vector<std::string>& cgroup_dirs, int network_ready_fd) {
   LaunchResult res;
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) != 0) throw_errno("socketpair");
@@ -79,7 +79,7 @@ LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& s
         ::pipe2(err, O_CLOEXEC) != 0)
       throw_errno("pipe");
   }
-  ChildStart start{&plan, ChildContext{sync[1], &seccomp_bpf, &cgroup_dirs}, in[0], out[1], err[1], sync[0]};
+  ChildStart start{&plan, ChildContext{sync[1], &seccomp_bpf, &cgroup_dirs, network_ready_fd}, in[0], out[1], err[1], sync[0]};
   void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
   if (stack == MAP_FAILED) throw_errno("mmap child stack");

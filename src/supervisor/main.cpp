@@ -41,6 +41,7 @@
 #include "berth/runtime/launcher.h"
 #include "berth/util/error.h"
 #include "berth/util/fd.h"
+#include "berth/util/file_lock.h"
 #include "berth/util/fs.h"
 #include "berth/util/json.h"
 #include "berth/util/time.h"
@@ -70,6 +71,7 @@ class Supervisor {
  public:
   runtime::LaunchPlan plan;
   cgroup::Plan cg;
+  int network_ready_fd = -1;  // the first start's command waits for the CLI's NetworkReady there
 
   int run(int cli_fd);
   void report_fatal(const std::string& message);
@@ -193,9 +195,23 @@ void Supervisor::remove_container() {
   }
 }
 
+// The name index entry (<root>/names/<name>, engine/create.cpp) of a removed container, unless
+// it names another container by now; under the names lock, as creates take it. Off the critical
+// path: until then the entry is stale, and a create treats a stale entry as free.
+void forget_name(const std::string& trashed_state_dir, const std::string& id) {
+  auto record = read_json_if_valid(trashed_state_dir + "/config.json");
+  std::string name = record ? record->value("Name", "") : "";
+  if (name.size() < 2) return;
+  const std::string root = fs::dirname(fs::dirname(trashed_state_dir));
+  FileLock names_lock(root + "/locks", "names");
+  const std::string entry = root + "/names/" + name.substr(1);
+  if (fs::read_file_if_exists(entry) == id) ::unlink(entry.c_str());
+}
+
 void Supervisor::empty_trash() {
   for (const auto& dir : trash_) {
     try {
+      forget_name(dir, plan.id);
       fs::remove_tree(dir);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "berth-supervisor: autoremove: %s\n", e.what());
@@ -282,7 +298,8 @@ bool Supervisor::start_once() {
   runtime::LaunchResult res;
   try {
     cgroup::create(cg);
-    res = runtime::launch_container(plan, bpf_, cg.dirs);
+    res = runtime::launch_container(plan, bpf_, cg.dirs, network_ready_fd);
+    network_ready_fd = -1;  // a restart finds the network as it was
   } catch (const std::exception& e) {
     state_["Error"] = e.what();
     state_["ExitCode"] = 125;
@@ -666,9 +683,9 @@ int Supervisor::run(int cli_fd) {
 
 // `berth-supervisor - RUN_CONTAINERS_DIR`: started early (`container run`), before the container
 // exists. The CLI's first frame is a Plan: the launch plan's path, with the published ports'
-// sockets attached; they become fds 4... The path must lie in RUN_CONTAINERS_DIR. Returns ""
-// when the CLI closed the stream instead.
-static std::string receive_launch_path(const std::string& run_containers) {
+// sockets attached; they become fds 4... The path must lie in RUN_CONTAINERS_DIR. A second line
+// kAwaitNetwork sets *await_network. Returns "" when the CLI closed the stream instead.
+static std::string receive_launch_path(const std::string& run_containers, bool* await_network) {
   ::syscall(SYS_close_range, 4U, ~0U, 0);  // received sockets then land on 4, 5, ... in order
   std::vector<int> fds;
   auto frame = berth::runtime::read_frame(3, &fds);
@@ -676,7 +693,13 @@ static std::string receive_launch_path(const std::string& run_containers) {
   if (frame->first != berth::runtime::Frame::Plan) throw std::runtime_error("bad launch plan message from the CLI");
   for (size_t i = 0; i < fds.size(); ++i)
     if (fds[i] != 4 + static_cast<int>(i)) throw std::runtime_error("published port sockets arrived out of order");
-  const std::string& path = frame->second;
+  std::string path = frame->second;
+  if (auto nl = path.find('\n'); nl != std::string::npos) {
+    if (path.compare(nl + 1, std::string::npos, berth::runtime::kAwaitNetwork) != 0)
+      throw std::runtime_error("bad launch plan message from the CLI");
+    *await_network = true;
+    path.resize(nl);
+  }
   if (path.compare(0, run_containers.size() + 1, run_containers + "/") != 0 || path.find("/../") != std::string::npos)
     throw std::runtime_error("launch plan " + path + " is not in " + run_containers);
   return path;
@@ -704,8 +727,10 @@ int main(int argc, char** argv) {
   try {
     std::string launch = argv[1];
     if (early) {
-      launch = receive_launch_path(argv[2]);
+      bool await_network = false;
+      launch = receive_launch_path(argv[2], &await_network);
       if (launch.empty()) return 0;  // the CLI's create failed: nothing to supervise
+      if (await_network) s.network_ready_fd = 3;
     }
     s.plan = berth::runtime::launch_plan_from_json(berth::load_json_file(launch));
     s.cg = berth::cgroup::plan_from_json(s.plan.cgroups);

@@ -379,6 +379,9 @@ def leaks():
             d = os.path.join(base, kind)
             if os.path.isdir(d):
                 found += ["record: " + os.path.join(d, n) for n in sorted(os.listdir(d))]
+    names = os.path.join(root, "names")  # the name index: an entry per existing container
+    if os.path.isdir(names):
+        found += ["name index entry: " + os.path.join(names, n) for n in sorted(os.listdir(names))]
     return found
 
 if mode == "check":

@@ -193,6 +193,28 @@ expect_eq "default bridge: one address, web not resolved" "1
 expect_rc "--add-host goes into /etc/hosts" 0 berth container run --rm --add-host db.local:10.0.0.5 "$IMAGE" cat /etc/hosts
 expect_match "hosts has the entry" '^10\.0\.0\.5[[:space:]]+db\.local$' "$OUT"
 
+# --- container run configures the veth while the supervisor builds the container -------------
+# The command never runs before its network: address, route and DNS are there at its first
+# instruction. A configuration that fails after the supervisor got the plan calls the start off
+# and leaves nothing (a network whose bridge device was replaced by something that is no bridge).
+expect_rc "the first instruction sees eth0's address, the route and DNS" 0 berth container run --rm --network front "$IMAGE" \
+  sh -c 'ip -4 -o addr show eth0 | grep -c "inet 10.251.1."; ip route | grep -c "^default via 10.251.1.1"; nslookup web | grep -c "Address: $0"' "$(ip_of web front)"
+expect_eq "address, route and name, at once" "1
+1
+1" "$OUT"
+expect_rc "network create notabridge" 0 berth network create --subnet 10.251.8.0/24 notabridge
+nb_bridge=$(berth network inspect notabridge | json_get 0.BridgeName)
+ip link del "$nb_bridge"
+ip link add "$nb_bridge" type veth peer name berthnbpeer
+for mode in --rm -d ""; do
+  expect_rc "run $mode on a network whose bridge is no bridge: refused" 125 berth container run $mode --name nb --network notabridge "$IMAGE" true
+  expect_match "... the error names the device" "$nb_bridge" "$ERR"
+  expect_eq "... no container is left (run $mode)" "" "$(berth container ls -aq --filter name=nb)"
+done
+expect_eq "no namespace of those runs is left" "" "$(ls "$BERTH_RUN/netns" 2>/dev/null | while read -r i; do [ -d "$BERTH_ROOT/containers/$i" ] || echo "$i"; done)"
+ip link del "$nb_bridge"
+expect_rc "network rm notabridge (no endpoint was left on it)" 0 berth network rm notabridge
+
 # --- network rm rules ----------------------------------------------------------------------------
 expect_rc "network rm of a network in use is refused" 1 berth network rm front
 expect_match "the refusal names the network's containers" "active endpoints" "$ERR"

@@ -25,15 +25,25 @@ ContainerPaths container_paths(const std::string& id);
 // Creates the record, the launch plan and the network namespace; nothing runs yet. Returns the
 // id. Published ports are bound before anything is created; their sockets go to *port_fds (to
 // hand to start_container), or are closed when port_fds is null.
-std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>* port_fds = nullptr);
+// deferred_network (`container run`): the namespace's veth is left unconfigured and described
+// there (no endpoints: nothing left to do); start_container(..., await_network) and then
+// finish_container_network configure it while the supervisor builds the container.
+struct ContainerNetwork;
+std::string create_container(const ContainerOptions& opts, std::vector<UniqueFd>* port_fds = nullptr,
+                             ContainerNetwork* deferred_network = nullptr);
 
 // Starts the container's supervisor. Returns the CLI end of the stream socket over which the
 // supervisor reports Started/Failed, relays output and finally Exited (runtime/frames.h).
 // port_fds: the published ports' sockets, bound by create_container (in the launch plan's
 // order, possibly none); null: a later start, the plan's ports are bound here (a conflict throws).
 // early: a supervisor started by spawn_supervisor_early, which gets the plan now.
+// await_network (early only): the container's command waits for finish_container_network.
 int start_container(const std::string& id, const std::vector<int>* port_fds = nullptr,
-                    UniqueFd* early = nullptr);
+                    UniqueFd* early = nullptr, bool await_network = false);
+// Configures a deferred network (create_container) while the container is being built, then lets
+// its command run (a NetworkReady frame on sock). On failure the container does not run: its
+// start is called off, sock is closed, the container removed, and the network error thrown.
+void finish_container_network(int sock, const std::string& id, const ContainerNetwork& net);
 
 // Starts a supervisor before the container exists, so that its exec and start-up overlap the
 // CLI's create (`container run`). Returns the CLI end of its stream; the supervisor waits there

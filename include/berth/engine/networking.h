@@ -54,9 +54,13 @@ struct ContainerNetwork {
 };
 // Validates the request (network exists, --ip inside it, aliases only on user networks).
 void validate_network_request(const NetworkRequest& req);
-// Allocates addresses, creates the namespace and the veths. On failure undoes what it did.
+// Allocates addresses, creates the namespace and (configure) the veths. On failure undoes what it
+// did. Without configure the namespace is empty until configure_container_network.
 ContainerNetwork setup_container_network(const std::string& id, const std::string& name,
-                                         const NetworkRequest& req);
+                                         const NetworkRequest& req, bool configure = true);
+// The namespace's defaults (lo, sysctls), the bridge and eth0 with its address and route. A
+// failure leaves the rest to teardown_container_network (rm).
+void configure_container_network(const ContainerNetwork& net);
 // Removing several containers and networks at once (`down`): their host veths and bridges are
 // deleted together at flush() (netlink::delete_links, one kernel batch) rather than one by one.
 // Thread-safe.

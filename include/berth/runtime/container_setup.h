@@ -27,6 +27,7 @@ struct ChildContext {
   int sync_fd = -1;                              // child's end of the sync socketpair
   const std::vector<char>* seccomp_bpf = nullptr;  // read by the supervisor before clone (host path)
   const std::vector<std::string>* cgroup_dirs = nullptr;  // joined first, before anything else runs
+  int network_ready_fd = -1;  // >= 0: the command waits for a NetworkReady frame there (frames.h)
 };
 
 // Runs in the supervisor's address space (clone with CLONE_VM|CLONE_VFORK: the supervisor waits

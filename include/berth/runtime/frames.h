@@ -19,11 +19,17 @@ enum class Frame : char {
   StdinClose = 'C',
   Signal = 'K',   // payload: decimal signal number
   Resize = 'W',   // payload: "rows cols"
-  Plan = 'P',     // early supervisor only, first frame: the launch plan's path; ports' sockets attached
+  Plan = 'P',     // early supervisor only, first frame: the launch plan's path; ports' sockets attached;
+                  // a second line kAwaitNetwork: the command waits for NetworkReady
+  NetworkReady = 'N',  // after such a Plan: the CLI configured the container's network
   // control socket (<run>/containers/<id>/ctl.sock), both directions
   Request = 'Q',  // JSON {"version":1,"op":"status|stop|kill|wait|attach", ...}
   Response = 'R', // JSON {"ok":bool, "error":..., ...}
 };
+
+// The Plan frame's second line when the container's command is to wait for NetworkReady (read
+// by the starting container itself, just before its command; EOF instead: its start is off).
+inline constexpr const char* kAwaitNetwork = "await-network";
 
 // One sendmsg with `count` descriptors attached (SCM_RIGHTS; none when count is 0), EINTR
 // retried; returns what sendmsg returned. Used by send_frame and by a starting container's

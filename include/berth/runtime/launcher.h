@@ -24,9 +24,9 @@ struct LaunchResult {
 };
 
 // The child joins cgroup_dirs (every hierarchy's container dir) before it does anything else.
-// Returns once the child has exec'd the command or failed.
+// Returns once the child has exec'd the command or failed. network_ready_fd: see ChildContext.
 LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& seccomp_bpf,
-                              const std::vector<std::string>& cgroup_dirs);
+                              const std::vector<std::string>& cgroup_dirs, int network_ready_fd = -1);
 
 // Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat); 0 if gone.
 unsigned long long process_start_time(pid_t pid);
