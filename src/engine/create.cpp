@@ -438,6 +438,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   fs::mkdir_p(paths::run_root() + "/containers", 0700);
   fs::mkdir_p(cp.state_dir, 0700);
   ContainerNetwork net;
+  bool defer = false;
   try {
     fs::mkdir_p(cp.run_dir, 0700);
     fs::mkdir_p(cp.state_dir + "/rootfs/upper", 0755);
@@ -445,7 +446,12 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
     fs::mkdir_p(cp.run_dir + "/rootfs", 0700);
     // The network namespace and veths (bridge modes): addresses first, the /etc files name them.
     // Deferred: the veth is the caller's to configure, while the supervisor builds the container.
-    net = setup_container_network(id, name, net_req, deferred_network == nullptr);
+    // Not when the user sets a net.* sysctl: the namespace's defaults (IPv6 off, ...) would race
+    // the container's own sysctls, where the user's must win.
+    defer = deferred_network != nullptr &&
+            std::none_of(user_sysctls.begin(), user_sysctls.end(),
+                         [](const auto& kv) { return kv.first.rfind("net.", 0) == 0; });
+    net = setup_container_network(id, name, net_req, !defer);
     std::string address = net.endpoints.empty() ? "" : network::format_ipv4(net.endpoints[0].address);
     fs::write_file(cp.state_dir + "/hostname", hostname + "\n", 0644);
     if (!joined_id.empty()) {
@@ -620,7 +626,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   cgroup::ensure_parents(layout, paths::cgroup_parent());
   if (port_fds)
     for (auto& p : ports) port_fds->push_back(std::move(p.fd));
-  if (deferred_network) *deferred_network = std::move(net);
+  if (defer) *deferred_network = std::move(net);
   return id;
 }
 

@@ -12,9 +12,22 @@
 
 namespace {
 
+// Beside libc first (Debian's multiarch directory): a path spares the loader its ld.so.cache
+// (an open, a map and an unmap: ~0.4 ms here, on `container run`'s critical path); else the
+// loader's own search.
+void* open_libmnl() {
+  Dl_info libc{};
+  if (::dladdr(reinterpret_cast<void*>(&::dlsym), &libc) != 0 && libc.dli_fname) {
+    std::string path = libc.dli_fname;
+    path = path.substr(0, path.rfind('/') + 1) + "libmnl.so.0";
+    if (void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+  }
+  return ::dlopen("libmnl.so.0", RTLD_NOW | RTLD_LOCAL);
+}
+
 void* libmnl_symbol(const char* name) {
   static void* library = [] {
-    void* handle = ::dlopen("libmnl.so.0", RTLD_NOW | RTLD_LOCAL);
+    void* handle = open_libmnl();
     if (!handle)
       throw berth::Error(std::string("cannot load libmnl.so.0 for netlink: ") + ::dlerror(),
                          "install it: apt-get install libmnl0");
