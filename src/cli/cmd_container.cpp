@@ -281,7 +281,10 @@ void add_run_command(CLI::App* container) {
       exit_code() = attach_container_stream(sock, *opts, id, true);
     } catch (const engine::SupervisorLost& e) {
       // A container kept for `container start` needs its network as any created one has it.
-      if (network_pending && !opts->autoremove) engine::configure_container_network(network);
+      if (network_pending && !opts->autoremove) try {
+          engine::configure_container_network(network);
+        } catch (const std::exception&) {  // the supervisor's loss is the error to show
+        }
       if (!opts->autoremove) throw;
       // As Docker: a --rm container that did not start is removed, volumes with it (its
       // supervisor, which would have done it, went away first).

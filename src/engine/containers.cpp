@@ -209,9 +209,9 @@ void finish_container_network(int sock, const std::string& id, const ContainerNe
     }
     throw;
   }
-  if (!runtime::send_frame(sock, runtime::Frame::NetworkReady, ""))
-    throw SupervisorLost("the supervisor of container " + short_id(id) + " exited before the container started",
-                         "see " + container_paths(id).run_dir + "/supervisor.log");
+  // Unsent only when the supervisor is gone: the start report it may have left (a start that
+  // failed before the wait) is still to be read, and its absence is reported by the reader.
+  (void)runtime::send_frame(sock, runtime::Frame::NetworkReady, "");
 }
 
 void read_start_report(int sock, const std::string& id) {

@@ -202,6 +202,9 @@ expect_rc "the first instruction sees eth0's address, the route and DNS" 0 berth
 expect_eq "address, route and name, at once" "1
 1
 1" "$OUT"
+expect_rc "a start that fails before its wait for the network (a bad tmpfs option)" 125 \
+  berth container run --rm --network front --tmpfs /x:size=abc "$IMAGE" true
+expect_match "... reports the container's own error, not a lost supervisor" "mount /x" "$ERR"
 expect_rc "a user's net.* sysctl on a bridge network" 0 berth container run --rm --network front \
   --sysctl net.ipv4.ip_unprivileged_port_start=1024 "$IMAGE" cat /proc/sys/net/ipv4/ip_unprivileged_port_start
 expect_eq "... wins over the namespace's default (0)" 1024 "$OUT"
