@@ -451,10 +451,7 @@ std::vector<std::string> prune_containers() {
   // Name index entries whose container is gone (such a supervisor had yet to forget the name).
   {
     StoreLock names_lock(paths::state_root() + "/locks", "names");
-    for (const auto& name : fs::list_dir(names_dir())) {
-      auto id = fs::read_file_if_exists(names_dir() + "/" + name);
-      if (id && !fs::exists(container_paths(*id).state_dir + "/config.json")) forget_name(name, *id);
-    }
+    for (const auto& name : fs::list_dir(names_dir())) name_taken(name);
   }
   std::sort(removed.begin(), removed.end());
   removed.erase(std::unique(removed.begin(), removed.end()), removed.end());

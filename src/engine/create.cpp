@@ -164,17 +164,6 @@ void index_names_once() {
   if (::rename(building.c_str(), names_dir().c_str()) != 0) throw_errno("rename " + building);
 }
 
-bool name_taken(const std::string& name) {
-  index_names_once();
-  const std::string entry = names_dir() + "/" + name;
-  auto id = fs::read_file_if_exists(entry);
-  if (!id) return false;
-  auto rec = read_json_if_valid(container_paths(*id).state_dir + "/config.json");
-  if (rec && rec->value("Name", "") == "/" + name) return true;
-  ::unlink(entry.c_str());  // stale: its container was removed or renamed
-  return false;
-}
-
 void record_name(const std::string& name, const std::string& id) {
   index_names_once();
   fs::write_file_atomic(names_dir() + "/" + name, id, 0600);
@@ -631,6 +620,17 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
 }
 
 std::string names_dir() { return paths::state_root() + "/names"; }
+
+bool name_taken(const std::string& name) {
+  index_names_once();
+  const std::string entry = names_dir() + "/" + name;
+  auto id = fs::read_file_if_exists(entry);
+  if (!id) return false;
+  auto rec = read_json_if_valid(container_paths(*id).state_dir + "/config.json");
+  if (rec && rec->value("Name", "") == "/" + name) return true;
+  ::unlink(entry.c_str());  // stale: its container was removed or renamed
+  return false;
+}
 
 void forget_name(const std::string& name, const std::string& id) {
   const std::string entry = names_dir() + "/" + name;

@@ -9,6 +9,8 @@
 namespace berth::engine {
 
 std::string names_dir();
+// Whether a container has this name now; drops the entry when it is stale. Under the names lock.
+bool name_taken(const std::string& name);
 // Drops <name>'s entry if it still names this container (rm, rename).
 void forget_name(const std::string& name, const std::string& id);
 
