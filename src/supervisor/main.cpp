@@ -97,6 +97,7 @@ class Supervisor {
   void release_network();         // --rm: the namespace and the address allocations
   void remove_container();        // --rm: network, directories (to the trash), anonymous volumes
   void empty_trash();             // after the clients are gone
+  void release_mount_namespace();
   // healthchecks
   void start_probe();
   void finish_probe(int exit_code, const std::string& output);
@@ -107,6 +108,10 @@ class Supervisor {
   std::vector<Client> clients_;
   int listen_fd_ = -1;
   runtime::LaunchResult cur_;
+  // The container's mount namespace, held from its start until its clients have been told of
+  // its exit: PID 1's exit then does not unmount the container's tree (~0.6 ms here) before
+  // the supervisor can reap it; release_mount_namespace() does, off that path.
+  int held_mnt_ns_ = -1;
   bool running_ = false;
   bool done_ = false;
   bool dns_started_ = false;
@@ -206,6 +211,11 @@ void forget_name(const std::string& trashed_state_dir, const std::string& id) {
   FileLock names_lock(root + "/locks", "names");
   const std::string entry = root + "/names/" + name.substr(1);
   if (fs::read_file_if_exists(entry) == id) ::unlink(entry.c_str());
+}
+
+void Supervisor::release_mount_namespace() {
+  if (held_mnt_ns_ >= 0) ::close(held_mnt_ns_);
+  held_mnt_ns_ = -1;
 }
 
 void Supervisor::empty_trash() {
@@ -318,6 +328,8 @@ bool Supervisor::start_once() {
     return false;
   }
   cur_ = res;
+  release_mount_namespace();
+  held_mnt_ns_ = ::open(("/proc/" + std::to_string(res.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
   running_ = true;
   started_mono_ = mono_ms();
   out_ = res.stdout_fd;
@@ -381,6 +393,7 @@ void Supervisor::on_exit(int status) {
     backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 60000);
     state_["Status"] = "restarting";
     write_state();
+    release_mount_namespace();  // the next start mounts the same upper and work dirs
     return;
   }
   finish();
@@ -674,6 +687,7 @@ int Supervisor::run(int cli_fd) {
     std::erase_if(clients_, [](const Client& c) { return c.fd < 0; });
   }
   for (auto& c : clients_) drop(c);
+  release_mount_namespace();  // before empty_trash deletes the upper dir its overlay uses
   ::unlink((plan.run_dir + "/ctl.sock").c_str());
   empty_trash();
   return 0;
