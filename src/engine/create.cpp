@@ -17,6 +17,7 @@
 #include "berth/network/ports.h"
 #include "berth/engine/options.h"
 #include "berth/image/store.h"
+#include "berth/runtime/exec.h"
 #include "berth/runtime/launch_plan.h"
 #include "berth/runtime/user.h"
 #include "berth/seccomp/seccomp.h"
@@ -332,10 +333,10 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   }
   // Healthcheck: the image's, overridden field by field by --health-*, or none.
   json healthcheck = json();
-  {
-    image::Store probe_images;
-    if (auto img0 = probe_images.find(o.image); img0 && img0->config.healthcheck) healthcheck = *img0->config.healthcheck;
-  }
+  // The image is looked up once; a missing one is reported after the options are checked.
+  image::Store images;
+  auto img = images.find(o.image);
+  if (img && img->config.healthcheck) healthcheck = *img->config.healthcheck;
   if (!o.health_cmd.empty()) healthcheck["Test"] = {"CMD-SHELL", o.health_cmd};
   if (!o.health_test.empty()) {
     const std::string& kind = o.health_test.front();
@@ -365,8 +366,6 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   if (log_max_files > 1 && log_max_size == 0)
     throw Error("max-file cannot be set without max-size", "add --log-opt max-size=SIZE");
 
-  image::Store images;
-  auto img = images.find(o.image);
   if (!img)
     throw Error("Unable to find image '" + image::normalize_ref(o.image) + "' locally",
                 "import it first: berth image import ROOTFS.tar " + o.image);
@@ -379,7 +378,7 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   std::string user_spec = o.user.empty() ? img->config.user : o.user;
   auto user = runtime::resolve_user(user_spec, runtime::read_file_in_layers(img->layer_dirs, "/etc/passwd"),
                                     runtime::read_file_in_layers(img->layer_dirs, "/etc/group"), o.group_add);
-  auto caps = effective_capabilities(o.cap_add, o.cap_drop, o.privileged, caller_bounding_set());
+  auto caps = effective_capabilities(o.cap_add, o.cap_drop, o.privileged, runtime::caller_bounding_set());
   uint64_t cap_mask = capability_mask(caps);
   cgroup::Layout layout = cgroup::detect();
 

@@ -678,25 +678,15 @@ int capability_number(const std::string& name, int last_cap) {
 }
 
 int host_cap_last_cap() {
-  auto text = fs::read_file_if_exists("/proc/sys/kernel/cap_last_cap");
-  if (text) {
-    auto v = parse_int64(str::trim(*text));
-    if (v && *v >= 0 && *v < kMaskBits) return static_cast<int>(*v);
-  }
-  return kKnownCaps - 1;
-}
-
-uint64_t caller_bounding_set() {
-  auto status = fs::read_file("/proc/self/status");
-  std::istringstream in(status);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("CapBnd:", 0) != 0) continue;
-    std::string hex = str::trim(line.substr(7));
-    return std::stoull(hex, nullptr, 16);
-  }
-  throw Error("cannot read the capability bounding set: no CapBnd line in /proc/self/status",
-              "berth needs a Linux /proc");
+  static const int last = [] {
+    auto text = fs::read_file_if_exists("/proc/sys/kernel/cap_last_cap");
+    if (text) {
+      auto v = parse_int64(str::trim(*text));
+      if (v && *v >= 0 && *v < kMaskBits) return static_cast<int>(*v);
+    }
+    return kKnownCaps - 1;
+  }();
+  return last;
 }
 
 std::vector<std::string> normalize_capabilities(const std::vector<std::string>& in, int last_cap) {

@@ -47,16 +47,6 @@ std::string lower_first(std::string s) {
   return s;
 }
 
-uint64_t caller_bounding_set() {
-  uint64_t mask = 0;
-  for (int cap = 0; cap < 64; ++cap) {
-    int r = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-    if (r < 0) break;  // EINVAL past the last capability
-    if (r == 1) mask |= 1ULL << cap;
-  }
-  return mask;
-}
-
 // A small regular file of the container, read through its root (now "/": the helper's child sits
 // in the container's mount namespace); symlinks cannot leave it. nullopt when it does not exist.
 std::optional<std::string> read_container_file(const char* path_from_root) {
@@ -219,6 +209,16 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 }
 
 }  // namespace
+
+uint64_t caller_bounding_set() {
+  uint64_t mask = 0;
+  for (int cap = 0; cap < 64; ++cap) {
+    int r = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (r < 0) break;  // EINVAL past the last capability
+    if (r == 1) mask |= 1ULL << cap;
+  }
+  return mask;
+}
 
 std::vector<std::string> exec_environment(const std::vector<std::string>& container_env,
                                           const std::vector<std::string>& overrides, bool terminal,

@@ -102,10 +102,8 @@ const std::vector<std::string>& default_capabilities();
 std::string capability_name(int number);
 // Number of "CAP_NET_ADMIN", "net_admin", "CAP_12"; -1 when unknown or above last_cap.
 int capability_number(const std::string& name, int last_cap);
-// /proc/sys/kernel/cap_last_cap (40 when unreadable).
+// /proc/sys/kernel/cap_last_cap (40 when unreadable), read once per process.
 int host_cap_last_cap();
-// CapBnd of /proc/self/status: the capabilities this process can hand to a container.
-uint64_t caller_bounding_set();
 
 // Upper-case, add CAP_, validate. "ALL" passes through. Unknown -> Error "unknown capability: \"CAP_FOO\"".
 std::vector<std::string> normalize_capabilities(const std::vector<std::string>& in,

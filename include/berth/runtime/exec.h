@@ -21,6 +21,10 @@
 
 namespace berth::runtime {
 
+// This process's capability bounding set, read with PR_CAPBSET_READ up to the kernel's last
+// capability (--privileged gets all of it).
+uint64_t caller_bounding_set();
+
 struct ExecSpec {
   std::vector<std::string> args;           // the command; args[0] is searched in the env's PATH
   std::vector<std::string> env_overrides;  // "K=V", over the container's environment
