@@ -20,6 +20,15 @@ bad_run() {  # bad_run WHAT ERE_NAMING_THE_PROBLEM ARGS...
   nothing_left "$what"
 }
 
+# --version is answered before any initialiser (main.cpp answer_version_early): still a plain line.
+for flag in --version version; do
+  capture berth $flag
+  expect_eq "berth $flag exits 0" 0 "$RC"
+  expect_match "berth $flag prints the version" '^Berth version [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+done
+capture berth --version --help
+expect_match "berth --version with another word is CLI11's (the version flag)" 'Berth version|Usage' "$OUT"
+
 bad_run "unknown image" 'berth-test/nope(:latest)?' berth-test/nope:latest true
 expect_match "unknown image: the message points at image import" '(import|image ls|not found|no such image)' "$BAD_ERR"
 bad_run "bad memory string -m 12x" '12x' -m 12x "$IMAGE" true
