@@ -108,9 +108,10 @@ class Supervisor {
   std::vector<Client> clients_;
   int listen_fd_ = -1;
   runtime::LaunchResult cur_;
-  // The container's mount namespace, held from its start until its clients have been told of
-  // its exit: PID 1's exit then does not unmount the container's tree (~0.6 ms here) before
-  // the supervisor can reap it; release_mount_namespace() does, off that path.
+  // A --rm container's mount namespace, held from its start until its clients have been told
+  // of its exit: PID 1's exit then does not unmount the container's tree (~0.6 ms here) before
+  // the supervisor can reap it; release_mount_namespace() does, off that path. A kept
+  // container's exit still unmounts (and syncs its upper dir) before it is reported.
   int held_mnt_ns_ = -1;
   bool running_ = false;
   bool done_ = false;
@@ -329,7 +330,8 @@ bool Supervisor::start_once() {
   }
   cur_ = res;
   release_mount_namespace();
-  held_mnt_ns_ = ::open(("/proc/" + std::to_string(res.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  if (plan.autoremove)
+    held_mnt_ns_ = ::open(("/proc/" + std::to_string(res.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
   running_ = true;
   started_mono_ = mono_ms();
   out_ = res.stdout_fd;
@@ -393,7 +395,6 @@ void Supervisor::on_exit(int status) {
     backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 60000);
     state_["Status"] = "restarting";
     write_state();
-    release_mount_namespace();  // the next start mounts the same upper and work dirs
     return;
   }
   finish();
