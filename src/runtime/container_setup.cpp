@@ -417,8 +417,8 @@ void apply_rlimits(const std::vector<Rlimit>& rlimits) {
 
 // Default dispositions and an empty mask, whatever the supervisor (or the shell that started
 // the CLI) ignored: SIG_IGN survives execve, and a shell that inherits SIGINT ignored cannot even
-// trap it. The raw syscall, because glibc's signal() refuses its own signals 32 and 33, which
-// posix_spawn (the CLI's start of the supervisor) leaves ignored.
+// trap it. The raw syscall, because glibc's signal() refuses its own signals 32 and 33, which a
+// posix_spawn'd parent may have left ignored.
 void reset_signals() {
   struct {
     void* handler = nullptr;  // SIG_DFL

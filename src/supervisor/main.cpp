@@ -721,6 +721,10 @@ static std::string receive_launch_path(const std::string& run_containers, bool* 
 }
 
 int main(int argc, char** argv) {
+  // The CLI starts us with every signal blocked (engine spawn_supervisor): unblock them first.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   bool early = argc == 3 && std::strcmp(argv[1], "-") == 0;
   if (argc != 2 && !early) {
     std::fprintf(stderr, "usage: berth-supervisor LAUNCH_JSON | berth-supervisor - RUN_CONTAINERS_DIR\n");
