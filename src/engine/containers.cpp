@@ -1,8 +1,6 @@
 // Container records: start (spawn the supervisor), list with live status, remove, prune.
 #include <fcntl.h>
 #include <signal.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,10 +118,9 @@ struct SupervisorExec {
   int exec_errno = 0;                // set by the child when execve fails
 };
 
-// Runs in the child of a CLONE_VM|CLONE_VFORK clone, on its own stack, while the CLI waits: only
-// raw system calls. Every signal stays blocked (the supervisor unblocks them first thing), so no
-// handler of the CLI can run here and nothing needs resetting, unlike posix_spawn's child, which
-// makes ~130 rt_sigaction calls while the CLI waits for it.
+// Runs in the child of runtime::clone_vfork while the CLI waits: only system calls. Its signals
+// stay blocked through execve (the supervisor unblocks them first thing), so nothing needs
+// resetting, unlike posix_spawn's child, which makes ~130 rt_sigaction calls while the CLI waits.
 int supervisor_exec_child(void* arg) {
   auto* e = static_cast<SupervisorExec*>(arg);
   for (size_t i = 0; i < e->fds->size(); ++i)
@@ -159,18 +156,10 @@ UniqueFd spawn_supervisor(const std::string& launch, const std::vector<int>& por
                         nullptr};
   const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
   SupervisorExec exec{supervisor.c_str(), argv, envp, &high};
-  // CLONE_VM|CLONE_VFORK, as posix_spawn: no copy of the CLI's page tables and no copy-on-write
-  // faults afterwards (a plain fork cost ~4 ms here); the CLI resumes once the child has exec'd.
   // The supervisor calls setsid itself and is reparented to init when the CLI exits, so a killed
   // CLI orphans nothing.
-  alignas(16) char stack[16384];
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
-  int pid = ::clone(supervisor_exec_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &exec);
-  int clone_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  int failure = pid < 0 ? clone_errno : exec.exec_errno;
+  int pid = runtime::clone_vfork(supervisor_exec_child, &exec, 0, 16384 /* a few system calls deep */);
+  int failure = pid < 0 ? errno : exec.exec_errno;
   if (pid > 0 && failure) ::waitpid(pid, nullptr, 0);
   if (failure)
     throw Error("cannot start the supervisor " + supervisor + ": " + std::strerror(failure),

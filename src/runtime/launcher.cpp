@@ -80,28 +80,18 @@ LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& s
       throw_errno("pipe");
   }
   ChildStart start{&plan, ChildContext{sync[1], &seccomp_bpf, &cgroup_dirs, network_ready_fd}, in[0], out[1], err[1], sync[0]};
-  void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack == MAP_FAILED) throw_errno("mmap child stack");
-  // CLONE_VM|CLONE_VFORK, as posix_spawn: no copy of the supervisor's page tables, no
-  // copy-on-write faults on either side afterwards, and an execve that has no address space to
-  // tear down (together ~2 ms here, where every page fault traps to the hypervisor). Signals stay
-  // blocked until the child has reset their dispositions: no handler of ours runs in it.
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+  // Shared memory: an execve with no address space to tear down (~2 ms saved here, where every
+  // page fault traps to the hypervisor). The child resets the signal dispositions before it
+  // unblocks them.
   int pidfd = -1;
-  int flags = static_cast<int>(clone_flags_for(plan)) | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
-  int pid = ::clone(child_main, static_cast<char*>(stack) + kChildStackSize, flags, &start, &pidfd);
-  int clone_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  ::munmap(stack, kChildStackSize);  // the child has exec'd or exited: it no longer uses it
+  int pid = clone_vfork(child_main, &start, static_cast<int>(clone_flags_for(plan)), kChildStackSize, &pidfd);
   if (pid < 0) {
-    errno = clone_errno;
+    int clone_errno = errno;
     ::close(sync[0]);
     ::close(sync[1]);
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
       if (fd >= 0) ::close(fd);
+    errno = clone_errno;
     throw_errno("clone");
   }
   res.pid = static_cast<pid_t>(pid);
@@ -143,6 +133,22 @@ LaunchResult launch_container(const LaunchPlan& plan, const std::vector<char>& s
     res.stderr_fd = err[0];
   }
   return res;
+}
+
+pid_t clone_vfork(int (*child)(void*), void* arg, int flags, size_t stack_size, int* pidfd) {
+  void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+  flags |= CLONE_VM | CLONE_VFORK | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
+  int pid = ::clone(child, static_cast<char*>(stack) + stack_size, flags, arg, pidfd);
+  int clone_errno = errno;  // only meaningful on failure: a child that ran shares our errno
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::munmap(stack, stack_size);  // the child has exec'd or exited: it no longer uses it
+  errno = clone_errno;
+  return pid;
 }
 
 unsigned long long process_start_time(pid_t pid) {
