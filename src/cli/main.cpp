@@ -21,14 +21,15 @@ int& exit_code() {
 
 namespace {
 
+constexpr std::string_view kVersionLine = "Berth version " BERTH_VERSION "\n";
+
 // `berth --version` is answered before the static initialisers of CLI11, yaml-cpp and libstdc++
 // run (this constructor runs first, priority 101), and without stdio's buffer or exit handlers:
 // they touch pages that cost ~12 us each here (docs/startup.md).
 __attribute__((constructor(101))) void answer_version_early(int argc, char** argv, char**) {
   if (argc != 2 || (std::strcmp(argv[1], "--version") != 0 && std::strcmp(argv[1], "version") != 0)) return;
-  static constexpr char kText[] = "Berth version " BERTH_VERSION "\n";
-  ssize_t n = ::write(1, kText, sizeof kText - 1);
-  ::_exit(n == static_cast<ssize_t>(sizeof kText - 1) ? 0 : 1);
+  ssize_t n = ::write(1, kVersionLine.data(), kVersionLine.size());
+  ::_exit(n == static_cast<ssize_t>(kVersionLine.size()) ? 0 : 1);
 }
 
 // Each group adds its top-level commands. Building every CLI11 option costs ~500 KB of heap and,
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
   // Never destroyed: tearing the option tree down at exit only costs time.
   auto& app = *new CLI::App{"Berth: run Compose stacks on a built-in container runtime"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("Berth version ") + BERTH_VERSION);
+  // CLI11 prints it with a newline of its own.
+  app.set_version_flag("--version", std::string(kVersionLine.substr(0, kVersionLine.size() - 1)));
   using namespace berth::cli;
   add_global_project_flags(app);
   add_commands(app, argc, argv);
