@@ -6,7 +6,7 @@
 // environment of ours), one hex number a line.
 //
 // A container's setup runs in the supervisor's memory (CLONE_VM) until its execve, so its
-// functions land in the supervisor's table too. Built with BERTH_TRACE_QUIET (for berth-heavy.so,
+// functions land in the supervisor's table too. Built with BERTH_TRACE_QUIET (for the berth-heavy helper,
 // whose code is instrumented too) the hooks do nothing.
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,83 +1,96 @@
-// The loader of berth-heavy.so (see berth/image/heavy.h). No libarchive or libseccomp here.
+// Runs berth-heavy (see berth/image/heavy.h). No libarchive or libseccomp here.
 #include "berth/image/heavy.h"
 
-#include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
-#include <mutex>
 
-#include "berth/image/layer.h"
-#include "berth/seccomp/seccomp.h"
 #include "berth/util/error.h"
+#include "berth/util/fd.h"
 #include "berth/util/paths.h"
 
 namespace berth::image {
 namespace {
 
-std::once_flag load_once;
-const BerthHeavyApi* loaded_api = nullptr;
-std::atomic<bool> loaded{false};
-std::string load_failure;
+std::atomic<uint64_t> runs{0};
 
-[[noreturn]] void cannot_load(const std::string& path, const std::string& why) {
-  throw Error("cannot load " + path + ": " + why, "reinstall Berth");
+// The request as a file on stdin: a memfd holds any size without a writer thread.
+UniqueFd request_fd(const std::string& request) {
+  UniqueFd fd(::memfd_create("berth-heavy-request", MFD_CLOEXEC));
+  if (!fd) throw_errno("memfd_create");
+  if (!write_all(fd.get(), request)) throw_errno("write berth-heavy request");
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw_errno("lseek");
+  return fd;
 }
 
 }  // namespace
 
-#define BERTH_STR2(x) #x
-#define BERTH_STR(x) BERTH_STR2(x)
+std::string heavy_helper_path() { return paths::libexec_dir() + "/berth-heavy"; }
 
-const char* heavy_layout_id() {
-  // Sizes of the structs passed by pointer, plus the compiler: a module built from other headers
-  // or with another libstdc++ ABI gets refused instead of corrupting memory.
-  static const std::string id =
-      std::string("berth ") + BERTH_VERSION + " gcc " __VERSION__ + " cxx11abi " BERTH_STR(_GLIBCXX_USE_CXX11_ABI) +
-      " layer " + std::to_string(sizeof(UnpackedLayer)) + " profile " +
-      std::to_string(sizeof(seccomp::ResolvedProfile)) + " rule " + std::to_string(sizeof(seccomp::Rule)) +
-      " filter " + std::to_string(sizeof(seccomp::CompiledFilter));
-  return id.c_str();
-}
+json run_heavy(const std::vector<std::string>& args, int input_fd, const std::string& request) {
+  const std::string path = heavy_helper_path();
+  const std::string what = "berth-heavy " + (args.empty() ? std::string() : args[0]);
+  UniqueFd request_file;
+  if (input_fd < 0) {
+    request_file = request_fd(request);
+    input_fd = request_file.get();
+  }
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd out_read(out[0]), out_write(out[1]);
 
-std::string heavy_module_path() { return paths::libexec_dir() + "/berth-heavy.so"; }
+  std::vector<const char*> argv{path.c_str(), kHeavyProtocol};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, input_fd, 0);  // same fd: glibc clears FD_CLOEXEC
+  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, const_cast<char**>(argv.data()),
+                         const_cast<char**>(envp));
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error("cannot run " + path + ": " + std::strerror(rc), "reinstall Berth");
+  ++runs;
+  out_write.reset();
 
-const BerthHeavyApi& heavy_module() {
-  std::call_once(load_once, [] {
-    const std::string path = heavy_module_path();
-    try {
-      // RTLD_LOCAL: the module's copies of libarchive/libseccomp symbols stay private to it.
-      void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        std::string why = ::dlerror();
-        if (why.starts_with(path + ": ")) why.erase(0, path.size() + 2);  // dlerror repeats the path
-        cannot_load(path, why);
-      }
-      auto entry = reinterpret_cast<BerthHeavyEntry>(::dlsym(handle, BERTH_HEAVY_ENTRY));
-      if (!entry) cannot_load(path, "no " BERTH_HEAVY_ENTRY " in it");
-      const BerthHeavyApi* api = entry();
-      if (!api || api->abi != BERTH_HEAVY_ABI || api->size != sizeof(BerthHeavyApi))
-        cannot_load(path, "interface version mismatch (module from another Berth version)");
-      if (std::strcmp(api->layout_id, heavy_layout_id()) != 0)
-        cannot_load(path, std::string("built from another Berth build (") + api->layout_id + ")");
-      loaded_api = api;  // the handle is never closed: the table points into the module
-      loaded = true;
-    } catch (const Error& e) {
-      load_failure = e.what();
+  std::string answer;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(out_read.get(), buf, sizeof buf);
+    if (n > 0) {
+      answer.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
     }
-  });
-  if (!loaded_api) throw Error(load_failure, "reinstall Berth");
-  return *loaded_api;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    throw Error(what + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                    ::strsignal(WTERMSIG(status)) + ")",
+                "run the command again; if it fails the same way, reinstall Berth");
+  auto result = parse_json_if_valid(answer);
+  if (!result || !result->is_object())
+    throw Error(what + " gave no answer (exit status " + std::to_string(WEXITSTATUS(status)) + ")",
+                "reinstall Berth: " + path + " is not the helper this berth was built with");
+  if (result->contains("error")) {
+    const json& e = (*result)["error"];
+    throw Error(e.value("message", what + " failed"), e.value("hint", ""), e.value("exit_code", 125));
+  }
+  if (WEXITSTATUS(status) != 0)
+    throw Error(what + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + ")", "reinstall Berth");
+  return *result;
 }
 
-bool heavy_module_loaded() { return loaded.load(); }
-
-void throw_heavy_error(const BerthHeavyApi& api, BerthHeavyError& error) {
-  std::string message = error.message ? error.message : "berth-heavy.so: unknown error";
-  std::string hint = error.hint ? error.hint : "";
-  int exit_code = error.exit_code ? error.exit_code : 125;
-  api.free_error(&error);
-  throw Error(std::move(message), std::move(hint), exit_code);
-}
+uint64_t heavy_runs() { return runs.load(); }
 
 }  // namespace berth::image

@@ -12,14 +12,25 @@ json UnpackedLayer::meta() const {
       {"skipped", skipped}};
 }
 
-// The libarchive code lives in berth-heavy.so (heavy/layer_unpack.cpp), loaded here on first use.
-UnpackedLayer unpack_layer(int input_fd, const std::string& blob_path, const std::string& dest_dir) {
-  const BerthHeavyApi& api = heavy_module();
+UnpackedLayer UnpackedLayer::from_meta(const json& j) {
   UnpackedLayer out;
-  BerthHeavyError error{};
-  if (api.unpack_layer(input_fd, blob_path.c_str(), dest_dir.c_str(), &out, &error) != 0)
-    throw_heavy_error(api, error);
+  out.blob_digest = j.at("blob_digest").get<std::string>();
+  out.blob_size = j.at("blob_size").get<uint64_t>();
+  out.diff_id = j.at("diff_id").get<std::string>();
+  out.diff_size = j.at("diff_size").get<uint64_t>();
+  out.content_size = j.at("size").get<uint64_t>();
+  out.media_type = j.at("media_type").get<std::string>();
+  out.whiteouts = j.at("whiteouts").get<std::vector<std::string>>();
+  out.opaque_dirs = j.at("opaque_dirs").get<std::vector<std::string>>();
+  out.not_converted = j.at("not_converted").get<std::vector<std::string>>();
+  out.skipped = j.at("skipped").get<std::vector<std::string>>();
   return out;
+}
+
+// The libarchive code lives in the berth-heavy helper (heavy/layer_unpack.cpp): it reads the
+// layer from input_fd itself and answers with the layer's meta.
+UnpackedLayer unpack_layer(int input_fd, const std::string& blob_path, const std::string& dest_dir) {
+  return UnpackedLayer::from_meta(run_heavy({"unpack-layer", blob_path, dest_dir}, input_fd));
 }
 
 }  // namespace berth::image

@@ -1,12 +1,13 @@
 // The light half of the seccomp module: profile choice and the BPF cache. Compiling needs
-// libseccomp, which lives in berth-heavy.so (heavy/compile_bpf.cpp) and is loaded only on a
-// cache miss, so a container start with a warm cache maps no libseccomp.
+// libseccomp, which lives in the berth-heavy helper (heavy/compile_bpf.cpp), run only on a
+// cache miss, so a container start with a warm cache neither runs it nor maps libseccomp.
 #include <linux/filter.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "berth/image/digest.h"
 #include "berth/image/heavy.h"
@@ -21,29 +22,39 @@ namespace {
 std::atomic<uint64_t> compiles{0};
 const std::string libseccomp_build_version = BERTH_LIBSECCOMP_BUILD_VERSION;
 
+// libseccomp's version as the helper last reported it (each compile answer names it), so that a
+// cache miss runs the helper once, not twice. Compose starts containers from several threads.
+std::mutex runtime_version_mutex;
+std::string runtime_version_seen;
+
 }  // namespace
 
 std::string sha256_hex(std::string_view data) { return image::sha256_hex(data); }
 
-std::string libseccomp_version() { return image::heavy_module().libseccomp_version(); }
+std::string libseccomp_version() {
+  {
+    std::lock_guard lock(runtime_version_mutex);
+    if (!runtime_version_seen.empty()) return runtime_version_seen;
+  }
+  std::string version = image::run_heavy({"libseccomp-version"}, -1).at("version").get<std::string>();
+  std::lock_guard lock(runtime_version_mutex);
+  return runtime_version_seen = version;
+}
 
 uint64_t compile_count() { return compiles.load(); }
 
 uint32_t highest_known_syscall(const std::string& arch, uint32_t below) {
-  const BerthHeavyApi& api = image::heavy_module();
-  uint32_t out = 0;
-  BerthHeavyError error{};
-  if (api.seccomp_highest_known_syscall(arch.c_str(), below, &out, &error) != 0) image::throw_heavy_error(api, error);
-  return out;
+  return image::run_heavy({"highest-known-syscall", arch, std::to_string(below)}, -1).at("number").get<uint32_t>();
 }
 
 CompiledFilter compile(const ResolvedProfile& profile) {
-  const BerthHeavyApi& api = image::heavy_module();
   ++compiles;
-  CompiledFilter out;
-  BerthHeavyError error{};
-  if (api.seccomp_compile(&profile, &out, &error) != 0) image::throw_heavy_error(api, error);
-  return out;
+  json answer = image::run_heavy({"seccomp-compile"}, -1, to_json(profile).dump());
+  {
+    std::lock_guard lock(runtime_version_mutex);
+    runtime_version_seen = answer.at("libseccomp_version").get<std::string>();
+  }
+  return compiled_filter_from_json(answer);
 }
 
 std::string cached_filter(const std::vector<std::string>& capabilities, const std::string& profile_path,

@@ -75,7 +75,7 @@ nothing_left "as nobody"
 # with --rm the container is removed, as Docker removes a --rm container that failed to start;
 # without, it stays "Created" for `container start` or `rm`.
 mkdir -p "$TEST_TMP/libexec"
-for f in berth-init berth-heavy.so; do ln -s "$(dirname "$BERTH_BIN")/$f" "$TEST_TMP/libexec/$f"; done
+for f in berth-init berth-heavy; do ln -s "$(dirname "$BERTH_BIN")/$f" "$TEST_TMP/libexec/$f"; done
 printf '#!/bin/sh\nexit 0\n' >"$TEST_TMP/libexec/berth-supervisor"
 chmod +x "$TEST_TMP/libexec/berth-supervisor"
 BERTH_LIBEXEC=$TEST_TMP/libexec capture berth container run --rm "$IMAGE" true

@@ -1,66 +1,33 @@
 #pragma once
-// berth-heavy.so: the code that needs libarchive (layer unpack) or libseccomp (filter compile),
-// kept out of the berth binary so that every other command starts without mapping those
-// libraries (docs/startup.md). The module exports one C function, berth_heavy_api_v1, returning
-// the table below; the loader dlopens it on first use. Errors come back as strings and become
-// berth::Error on this side: no C++ exception crosses the boundary.
+// berth-heavy: the helper program that holds the code needing libarchive (layer unpack) or
+// libseccomp (filter compile). berth runs it as a child process on the rare paths that need it
+// (image import, a seccomp cache miss), so berth itself is a static executable that links
+// neither library and starts without the dynamic loader (docs/startup.md).
 //
-// The table passes Berth's own C++ structs by pointer. Module and binary are built and installed
-// together; abi and layout_id catch a module from another build.
+// Protocol: `berth-heavy PROTOCOL VERB ARGS...`, a request (if any) or a layer's bytes on stdin,
+// one JSON document on stdout: the result with exit status 0, or
+// {"error": {"message", "hint", "exit_code"}} with exit status 1. berth and berth-heavy are
+// built and installed together; PROTOCOL catches a helper from another build.
 #include <cstdint>
 #include <string>
+#include <vector>
 
-namespace berth::image {
-struct UnpackedLayer;
-}
-namespace berth::seccomp {
-struct ResolvedProfile;
-struct CompiledFilter;
-}  // namespace berth::seccomp
-
-extern "C" {
-
-// Filled by a failing call; release with BerthHeavyApi::free_error.
-struct BerthHeavyError {
-  char* message;
-  char* hint;
-  int exit_code;
-};
-
-#define BERTH_HEAVY_ABI 1
-#define BERTH_HEAVY_ENTRY "berth_heavy_api_v1"
-
-struct BerthHeavyApi {
-  uint32_t abi;            // BERTH_HEAVY_ABI
-  uint32_t size;           // sizeof(BerthHeavyApi)
-  const char* layout_id;   // berth::image::heavy_layout_id() of the module's build
-  // All return 0, or -1 with *error filled.
-  int (*unpack_layer)(int input_fd, const char* blob_path, const char* dest_dir,
-                      berth::image::UnpackedLayer* out, BerthHeavyError* error);
-  int (*seccomp_compile)(const berth::seccomp::ResolvedProfile* profile,
-                         berth::seccomp::CompiledFilter* out, BerthHeavyError* error);
-  int (*seccomp_highest_known_syscall)(const char* arch, uint32_t below, uint32_t* out,
-                                       BerthHeavyError* error);
-  const char* (*libseccomp_version)();  // of the library loaded at run time: "2.5.4"
-  void (*free_error)(BerthHeavyError* error);
-};
-
-typedef const BerthHeavyApi* (*BerthHeavyEntry)();
-}
+#include "berth/util/json.h"
 
 namespace berth::image {
 
-// <libexec_dir>/berth-heavy.so
-std::string heavy_module_path();
-// Loads the module once (thread-safe); throws berth::Error "cannot load <path>: ..." with the
-// hint "reinstall Berth" when it is missing or from another build.
-const BerthHeavyApi& heavy_module();
-// True once heavy_module() has succeeded in this process (tests check that cache hits skip it).
-bool heavy_module_loaded();
-// Turns a filled BerthHeavyError into berth::Error (and frees it).
-[[noreturn]] void throw_heavy_error(const BerthHeavyApi& api, BerthHeavyError& error);
+constexpr const char* kHeavyProtocol = "berth-heavy-1 " BERTH_VERSION;
 
-// Identifies the struct layouts passed by pointer; both sides compute it from their own headers.
-const char* heavy_layout_id();
+// <libexec_dir>/berth-heavy
+std::string heavy_helper_path();
+
+// Runs `berth-heavy PROTOCOL args...` with input_fd (or, when input_fd < 0, the request text) as
+// its stdin and returns its JSON answer. A failure it reports becomes berth::Error with its
+// message, hint and exit code; a missing helper is "cannot run <path>: ..." with the hint
+// "reinstall Berth".
+json run_heavy(const std::vector<std::string>& args, int input_fd, const std::string& request = {});
+
+// How many times this process ran the helper (tests check that cache hits never do).
+uint64_t heavy_runs();
 
 }  // namespace berth::image

@@ -24,6 +24,7 @@ struct UnpackedLayer {
       not_converted;                 // whiteouts/opaque dirs that could not be applied on disk
   std::vector<std::string> skipped;  // entries left out (device nodes without privilege)
   berth::json meta() const;          // what layers/<chain>/meta.json holds
+  static UnpackedLayer from_meta(const berth::json& j);  // throws json errors on a bad document
 };
 
 // Reads the archive from input_fd to EOF, writes its exact bytes to blob_path (created, 0600) and

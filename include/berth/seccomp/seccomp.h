@@ -2,14 +2,15 @@
 // The container's seccomp filter: the profile (built-in default or a Docker-format file),
 // resolved for the container's capabilities, compiled with libseccomp plus an ENOSYS stub for
 // syscalls newer than libseccomp knows, and cached as raw BPF so most starts skip the compile.
-// libseccomp lives in berth-heavy.so (berth/image/heavy.h): compile, highest_known_syscall and
-// libseccomp_version load it; a cache hit in cached_filter does not.
+// libseccomp lives in the berth-heavy helper (berth/image/heavy.h): compile,
+// highest_known_syscall and libseccomp_version run it; a cache hit in cached_filter does not.
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "berth/seccomp/profile.h"
+#include "berth/util/json.h"
 
 namespace berth::seccomp {
 
@@ -44,6 +45,13 @@ uint32_t highest_known_syscall(const std::string& arch, uint32_t below = 1024);
 
 std::string libseccomp_version();  // "2.5.4", of the library loaded at run time
 uint64_t compile_count();          // compiles done by this process (tests check cache hits)
+
+// The wire form between berth and berth-heavy. A resolved profile's rules carry no
+// includes/excludes (resolve evaluated them away), so none are sent.
+json to_json(const ResolvedProfile& profile);
+ResolvedProfile resolved_profile_from_json(const json& j);
+json to_json(const CompiledFilter& filter);  // the BPF as hex
+CompiledFilter compiled_filter_from_json(const json& j);
 
 std::string sha256_hex(std::string_view data);  // image::sha256_hex: Berth has one SHA-256
 

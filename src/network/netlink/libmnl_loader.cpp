@@ -6,44 +6,59 @@
 #include <dlfcn.h>
 #include <libmnl/libmnl.h>
 
+#include <cerrno>
 #include <string>
 
 #include "berth/util/error.h"
 
 namespace {
 
-// Beside libc first (Debian's multiarch directory): a path spares the loader its ld.so.cache
-// (an open, a map and an unmap: ~0.4 ms here, on `container run`'s critical path); else the
+// By the path pkg-config gave at build time first: a path spares the loader its ld.so.cache (an
+// open, a map and an unmap: ~0.4 ms here, on `container run`'s critical path); else the
 // loader's own search.
 void* open_libmnl() {
-  Dl_info libc{};
-  if (::dladdr(reinterpret_cast<void*>(&::dlsym), &libc) != 0 && libc.dli_fname) {
-    std::string path = libc.dli_fname;
-    path = path.substr(0, path.rfind('/') + 1) + "libmnl.so.0";
-    if (void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
-  }
+  if (void* handle = ::dlopen(BERTH_LIBMNL_DIR "/libmnl.so.0", RTLD_NOW | RTLD_LOCAL)) return handle;
   return ::dlopen("libmnl.so.0", RTLD_NOW | RTLD_LOCAL);
 }
 
-void* libmnl_symbol(const char* name) {
-  static void* library = [] {
+struct Libmnl {
+  void* handle;
+  // berth is a static executable, so libmnl runs on the libc that dlopen loaded for it, whose
+  // errno is another variable than ours: each call copies it across (ErrnoFromLibmnl).
+  int* (*errno_location)();
+};
+
+const Libmnl& libmnl() {
+  static const Libmnl library = [] {
     void* handle = open_libmnl();
     if (!handle)
       throw berth::Error(std::string("cannot load libmnl.so.0 for netlink: ") + ::dlerror(),
                          "install it: apt-get install libmnl0");
-    return handle;
+    auto errno_location = reinterpret_cast<int* (*)()>(::dlsym(handle, "__errno_location"));
+    if (!errno_location) throw berth::Error("libmnl.so.0: its libc has no __errno_location", "reinstall libc6");
+    return Libmnl{handle, errno_location};
   }();
-  void* symbol = ::dlsym(library, name);
+  return library;
+}
+
+void* libmnl_symbol(const char* name) {
+  void* symbol = ::dlsym(libmnl().handle, name);
   if (!symbol)
     throw berth::Error(std::string("libmnl.so.0 has no ") + name, "install libmnl0 1.0.4 or newer");
   return symbol;
 }
+
+// Copies libmnl's errno to ours when a call returns (a no-op where both are one libc).
+struct ErrnoFromLibmnl {
+  ~ErrnoFromLibmnl() { errno = *libmnl().errno_location(); }
+};
 
 }  // namespace
 
 #define BERTH_LIBMNL(ret, name, params, args)                                        \
   ret name params {                                                                  \
     static const auto real = reinterpret_cast<decltype(&name)>(libmnl_symbol(#name)); \
+    ErrnoFromLibmnl copy_errno;                                                      \
     return real args;                                                                \
   }
 
