@@ -71,9 +71,12 @@ SHIM
 # bench_measure NAME RUNS WARMUP CMD... : times CMD (no shell in between) and appends one row
 # (name, status, median, p90, mean, min, runs, note; times in ms) to results.tsv. A failing
 # command is reported in the table, not fatal.
+# BENCH_GAP=SECONDS: sleep that long before each timed run (as a user types commands: kernel
+# state that back-to-back runs keep warm, such as the cgroup migration lock, goes cold).
 bench_measure() {
   local name=$1 runs=$2 warmup=$3
   shift 3
+  local gap=${BENCH_GAP:-}
   local json="$BENCH_TMP/$(echo "$name" | tr -c 'A-Za-z0-9' _).json" err="$BENCH_TMP/last.err"
   # One plain run first: a command that fails is reported with its own message.
   if ! timeout 60 "$@" >/dev/null 2>"$err"; then
@@ -83,18 +86,22 @@ bench_measure() {
   if command -v hyperfine >/dev/null; then
     local quoted
     quoted=$(printf '%q ' "$@")
-    if ! hyperfine -N --style none --warmup "$warmup" --runs "$runs" --export-json "$json" "$quoted" \
+    local prepare=()
+    [ -n "$gap" ] && prepare=(--prepare "sleep $gap")
+    if ! hyperfine -N --style none --warmup "$warmup" --runs "$runs" "${prepare[@]}" --export-json "$json" "$quoted" \
       >"$BENCH_TMP/hyperfine.out" 2>&1; then
       printf '%s\tFAILED\t-\t-\t-\t-\t0\t%s\n' "$name" "hyperfine: $(tail -3 "$BENCH_TMP/hyperfine.out" | tr '\n\t' '  ' | head -c 200)" \
         >>"$BENCH_TMP/results.tsv"
       return 1
     fi
   else
-    "$PYTHON" - "$json" "$runs" "$warmup" "$@" <<'PY' || { printf '%s\tFAILED\t-\t-\t-\t-\t0\tpython timing loop failed\n' "$name" >>"$BENCH_TMP/results.tsv"; return 1; }
-import json, subprocess, sys, time
+    BENCH_GAP=$gap "$PYTHON" - "$json" "$runs" "$warmup" "$@" <<'PY' || { printf '%s\tFAILED\t-\t-\t-\t-\t0\tpython timing loop failed\n' "$name" >>"$BENCH_TMP/results.tsv"; return 1; }
+import json, os, subprocess, sys, time
 out, runs, warmup, cmd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+gap = float(os.environ.get("BENCH_GAP") or 0)
 times = []
 for i in range(warmup + runs):
+    time.sleep(gap)
     t = time.perf_counter()
     rc = subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if rc != 0:

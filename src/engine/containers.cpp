@@ -182,6 +182,7 @@ void send_launch_plan(int sock, const std::string& id, const std::string& launch
 
 int start_container(const std::string& id, const std::vector<int>* given_port_fds, UniqueFd* early,
                     bool await_network) {
+  cgroup::prime_migrations();  // the container joins its cgroups soon (cgroup.h)
   ContainerPaths cp = container_paths(id);
   std::string launch = cp.run_dir + "/launch.json";
   if (!fs::exists(launch)) throw Error("container " + short_id(id) + " has no launch plan", "recreate it");
@@ -209,7 +210,10 @@ int start_container(const std::string& id, const std::vector<int>* given_port_fd
   return spawn_supervisor(launch, port_fds).release();
 }
 
-UniqueFd spawn_supervisor_early() { return spawn_supervisor("-", {}); }
+UniqueFd spawn_supervisor_early() {
+  cgroup::prime_migrations();  // the earliest point of `container run`: see cgroup.h
+  return spawn_supervisor("-", {});
+}
 
 void finish_container_network(int sock, const std::string& id, const ContainerNetwork& net) {
   try {

@@ -192,6 +192,10 @@ ContainerPaths container_paths(const std::string& id) {
 std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* port_fds,
                              ContainerNetwork* deferred_network) {
   require_root();
+  // The container's first process joins its cgroups a few ms from now: start the kernel's wait
+  // for that now, in the background (cgroup::prime_migrations).
+  const cgroup::Layout layout = cgroup::detect();
+  cgroup::prime_migrations(layout);
   // ---- validate and resolve everything first: a bad option leaves nothing behind ----
   if (!o.name.empty()) validate_name(o.name);
   NetworkRequest net_req{o.network.empty() ? "bridge" : o.network, o.network_aliases, o.ip, o.mac_address};
@@ -380,7 +384,6 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
                                     runtime::read_file_in_layers(img->layer_dirs, "/etc/group"), o.group_add);
   auto caps = effective_capabilities(o.cap_add, o.cap_drop, o.privileged, runtime::caller_bounding_set());
   uint64_t cap_mask = capability_mask(caps);
-  cgroup::Layout layout = cgroup::detect();
 
   const std::string id = random_hex_id();
   std::string hostname = o.hostname;

@@ -680,3 +680,24 @@ TEST_CASE("cpu_shares_to_weight gives libm's ceilings for every share value") {
   }
   CHECK_MESSAGE(mismatches == 0, "first mismatch at shares=" << first);
 }
+
+TEST_CASE("own_procs_file: the calling process's own cgroup.procs, for prime_migrations") {
+  FakeHost hybrid(kHybridMountinfo, Mode::Hybrid, "hugetlb");
+  // /proc/self/cgroup lists the highest hierarchy id first.
+  CHECK(own_procs_file(hybrid.layout, "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/2b8b\n0::/\n") ==
+        hybrid.root + "/systemd/cgroup.procs");
+  CHECK(own_procs_file(hybrid.layout, "4:memory:/process_api/2b8b\n0::/\n") ==
+        hybrid.root + "/memory/process_api/2b8b/cgroup.procs");
+  CHECK(own_procs_file(hybrid.layout, "0::/init.scope\n") == hybrid.root + "/unified/init.scope/cgroup.procs");
+
+  FakeHost legacy(kLegacyMountinfo, Mode::Legacy);
+  CHECK(own_procs_file(legacy.layout, "3:cpu,cpuacct:/user.slice\n") ==
+        legacy.root + "/cpu,cpuacct/user.slice/cgroup.procs");
+  // A line for a hierarchy that is not mounted, or garbage: nothing to write.
+  CHECK(own_procs_file(legacy.layout, "0::/user.slice\n") == "");
+  CHECK(own_procs_file(legacy.layout, "garbage\n7:rdma:/\n") == "");
+
+  FakeHost unified(kUnifiedMountinfo, Mode::Unified, "cpuset cpu io memory hugetlb pids rdma misc");
+  CHECK(own_procs_file(unified.layout, "0::/user.slice/user-0.slice/session-1.scope\n") ==
+        unified.root + "/user.slice/user-0.slice/session-1.scope/cgroup.procs");
+}
