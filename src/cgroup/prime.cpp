@@ -39,6 +39,9 @@ void prime_migrations() {
 
 void prime_migrations(const Layout& layout) {
   if (primed.exchange(true)) return;
+  // On v1 the container joins through `tasks`, which needs no grace period; priming there would
+  // only hold cgroup_mutex (which the supervisor's mkdir needs) through one.
+  if (layout.mode != Mode::Unified) return;
   std::string procs = own_procs_file(layout, fs::read_file_if_exists("/proc/self/cgroup").value_or(""));
   if (procs.empty()) return;
   // Detached: it blocks in the kernel for the grace period. "0" is the writing thread, whose

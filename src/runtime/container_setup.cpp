@@ -442,13 +442,22 @@ void await_network(int fd) {
     fail("wait for the network", ECANCELED, "the CLI did not finish the container's network");
 }
 
-// The calling process into every hierarchy's dir ("0" in cgroup.procs: the writer). The files
-// are host paths: before the mount namespace changes.
+// The calling process into every hierarchy's dir. The files are host paths: before the mount
+// namespace changes. On v1 "0" goes into `tasks`: the writing thread alone, which is the whole
+// process (a clone child, or the exec helper forked by the CLI: one thread each). The kernel
+// moves the current thread without cgroup_threadgroup_rwsem, whereas any write to cgroup.procs
+// takes it for writing and, when it is cold, first waits for an RCU grace period (~6 ms here,
+// docs/cgroups.md). v2 dirs have no `tasks` (and cgroup.threads only in threaded subtrees):
+// cgroup.procs.
 void join_cgroups(const std::vector<std::string>& dirs) {
   for (const auto& dir : dirs) {
-    std::string procs = dir + "/cgroup.procs";
-    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) fail("join cgroup", errno, procs);
+    std::string file = dir + "/tasks";
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+      file = dir + "/cgroup.procs";
+      fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    }
+    if (fd < 0 || ::write(fd, "0", 1) != 1) fail("join cgroup", errno, file);
     ::close(fd);
   }
 }

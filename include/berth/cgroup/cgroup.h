@@ -118,11 +118,12 @@ Plan plan_for_existing(const Layout& layout, const std::string& parent, const st
 // ---- the migration lock ----
 // Every write to a cgroup.procs file takes the kernel's global cgroup_threadgroup_rwsem for
 // writing, and a writer that finds it idle first waits for an RCU grace period (~6 ms on this
-// VM, more than half of a container start; back-to-back writes cost ~0.02 ms). A container's
-// first process joins its cgroups that way. prime_migrations starts that grace period early: a
-// background thread moves the calling process into the cgroup it is already in (a no-op
-// migration), so that the wait overlaps the rest of the container's preparation and the
-// container's own join finds the lock warm. Once per process; failures are ignored.
+// VM; back-to-back writes cost ~0.02 ms). On v1 a container joins through `tasks`, which needs
+// no such wait; a v2 container dir can only be joined through cgroup.procs. On v2 hosts
+// prime_migrations starts that grace period early: a background thread moves the calling
+// process into the cgroup it is already in (a no-op migration), so that the wait overlaps the
+// rest of the container's preparation and the container's own join finds the lock warm. Once
+// per process; does nothing on v1 and hybrid layouts; failures are ignored (docs/cgroups.md).
 void prime_migrations(const Layout& layout);
 void prime_migrations();  // detects the layout unless this process has primed already
 // The cgroup.procs file of the calling process's own cgroup in the first hierarchy of layout
