@@ -425,8 +425,8 @@ std::string create_container(const ContainerOptions& o, std::vector<UniqueFd>* p
   record_name(name, id);
 
   ContainerPaths cp = container_paths(id);
-  fs::mkdir_p(paths::state_root() + "/containers", 0700);
-  fs::mkdir_p(paths::run_root() + "/containers", 0700);
+  fs::mkdir_p_spread(paths::state_root() + "/containers", 0700);
+  fs::mkdir_p_spread(paths::run_root() + "/containers", 0700);
   fs::mkdir_p(cp.state_dir, 0700);
   ContainerNetwork net;
   bool defer = false;

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +92,15 @@ void mkdir_p(const std::string& path, mode_t mode) {
   if (errno != ENOENT) throw_errno("mkdir " + path);
   mkdir_p(dirname(path), 0755);
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir " + path);
+}
+
+void mkdir_p_spread(const std::string& path, mode_t mode) {
+  mkdir_p(path, mode);
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (!dir || ::ioctl(dir.get(), FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_TOPDIR_FL)) return;
+  flags |= FS_TOPDIR_FL;
+  ::ioctl(dir.get(), FS_IOC_SETFLAGS, &flags);  // a hint: a refusal changes nothing else
 }
 
 static void remove_children(int dirfd, const std::string& shown) {

@@ -18,6 +18,11 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
                        bool sync = false);
 void write_file(const std::string& path, const std::string& data, mode_t mode = 0644);
 void mkdir_p(const std::string& path, mode_t mode = 0755);       // existing dirs are left as they are
+// mkdir_p, then the directory is marked as the top of a hierarchy (FS_TOPDIR_FL, `chattr +T`)
+// where the filesystem has that flag (ext2/3/4; elsewhere nothing happens): ext4 then spreads
+// its subdirectories over the block groups instead of putting them into the parent's group. For
+// the directories that get a subdirectory per container (docs/startup.md, "Inode churn").
+void mkdir_p_spread(const std::string& path, mode_t mode = 0755);
 // Remove a tree without following symlinks or crossing into other mounts; a missing path is fine.
 void remove_tree(const std::string& path);
 // Moves DIR = <base>/<kind>/<name> to <base>/trash/<name> (one rename) for a later remove_tree,
