@@ -1,4 +1,4 @@
-// Part of berth-heavy.so: the only code that touches libarchive.
+// Part of the berth-heavy helper: the only code that touches libarchive.
 #include "image/heavy/unpack.h"
 
 #include <archive.h>

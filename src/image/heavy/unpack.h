@@ -1,5 +1,5 @@
 #pragma once
-// Inside berth-heavy.so only: the libarchive implementation behind image::unpack_layer.
+// In the berth-heavy helper only: the libarchive implementation behind image::unpack_layer.
 #include "berth/image/layer.h"
 
 namespace berth::image {

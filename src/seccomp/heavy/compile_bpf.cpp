@@ -1,4 +1,4 @@
-// Part of berth-heavy.so: the only code that touches libseccomp.
+// Part of the berth-heavy helper: the only code that touches libseccomp.
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>

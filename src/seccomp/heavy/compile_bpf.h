@@ -1,5 +1,5 @@
 #pragma once
-// Inside berth-heavy.so only: the libseccomp implementations behind seccomp::compile and friends.
+// In the berth-heavy helper only: the libseccomp implementations behind seccomp::compile and friends.
 #include <cstdint>
 #include <string>
 
