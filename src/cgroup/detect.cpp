@@ -146,6 +146,8 @@ Layout detect_from(const std::string& mountinfo_text, std::optional<Mode> root_m
   return layout;
 }
 
+bool unified_host() { return is_cgroup2("/sys/fs/cgroup"); }
+
 Layout detect(const std::string& mountinfo_path) {
   std::string text;
   try {

@@ -34,7 +34,13 @@ std::atomic<bool> primed{false};
 }  // namespace
 
 void prime_migrations() {
-  if (!primed.load()) prime_migrations(detect());
+  if (primed.load()) return;
+  // Only a v2 host has anything to prime: elsewhere no mountinfo is read on `run`'s path.
+  if (!unified_host()) {
+    primed = true;
+    return;
+  }
+  prime_migrations(detect());
 }
 
 void prime_migrations(const Layout& layout) {

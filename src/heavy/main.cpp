@@ -5,10 +5,6 @@
 //   berth-heavy PROTOCOL highest-known-syscall ARCH BELOW
 //   berth-heavy PROTOCOL libseccomp-version
 // The answer is one JSON document on stdout; a failure is {"error": {...}} and exit status 1.
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <exception>
 #include <string>
 #include <vector>
@@ -18,7 +14,6 @@
 #include "berth/seccomp/seccomp.h"
 #include "berth/util/error.h"
 #include "berth/util/fd.h"
-#include "berth/util/fs.h"
 #include "image/heavy/unpack.h"
 #include "seccomp/heavy/compile_bpf.h"
 
@@ -29,17 +24,8 @@ using berth::json;
 
 std::string read_stdin() {
   std::string text;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(0, buf, sizeof buf);
-    if (n > 0) {
-      text.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      return text;
-    } else if (errno != EINTR) {
-      berth::throw_errno("berth-heavy: read request");
-    }
-  }
+  if (!berth::read_all(0, text)) berth::throw_errno("berth-heavy: read request");
+  return text;
 }
 
 json serve(const std::vector<std::string>& args) {

@@ -62,15 +62,7 @@ json run_heavy(const std::vector<std::string>& args, int input_fd, const std::st
   out_write.reset();
 
   std::string answer;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(out_read.get(), buf, sizeof buf);
-    if (n > 0) {
-      answer.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
+  read_all(out_read.get(), answer);  // a read error leaves the answer short: reported below
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -35,6 +35,8 @@ struct Layout {
 // The mode comes from statfs(2) on /sys/fs/cgroup (and /sys/fs/cgroup/unified) only when
 // mountinfo_path is the default; for any other path it is inferred from the mounts listed.
 Layout detect(const std::string& mountinfo_path = "/proc/self/mountinfo");
+// /sys/fs/cgroup is cgroup2 (a v2-only host, Mode::Unified): one statfs, no mountinfo.
+bool unified_host();
 // For tests and fake roots: root_mode stands for what statfs would say; without it the mode is
 // inferred (cgroup2 only → Unified, v1 and cgroup2 → Hybrid, v1 only → Legacy).
 Layout detect_from(const std::string& mountinfo_text, std::optional<Mode> root_mode = std::nullopt);
@@ -125,7 +127,7 @@ Plan plan_for_existing(const Layout& layout, const std::string& parent, const st
 // rest of the container's preparation and the container's own join finds the lock warm. Once
 // per process; does nothing on v1 and hybrid layouts; failures are ignored (docs/cgroups.md).
 void prime_migrations(const Layout& layout);
-void prime_migrations();  // detects the layout unless this process has primed already
+void prime_migrations();  // reads the layout only on a v2 host not primed yet
 // The cgroup.procs file of the calling process's own cgroup in the first hierarchy of layout
 // that /proc/self/cgroup (given as text) names; "" when none matches.
 std::string own_procs_file(const Layout& layout, const std::string& proc_self_cgroup);

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -45,6 +46,21 @@ inline bool write_all(int fd, std::string_view data) {
     off += static_cast<size_t>(n);
   }
   return true;
+}
+
+// Appends everything up to EOF to out, retrying EINTR; false on a read error (errno is set).
+inline bool read_all(int fd, std::string& out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      return true;
+    } else if (errno != EINTR) {
+      return false;
+    }
+  }
 }
 
 // RLIMIT_NOFILE as this process started with, before any raise_fd_limit.
