@@ -737,3 +737,33 @@ TEST_CASE("a cache hit does not run berth-heavy; a missing helper is a clear err
   CHECK(berth::image::heavy_runs() == runs_before);
   CHECK(run_child_case("child: missing helper", {"BERTH_TEST_NO_HELPER=1", "BERTH_LIBEXEC=" + dir.path}) == 0);
 }
+
+TEST_CASE("berth-heavy refuses a caller from another build, in JSON, with exit status 1") {
+  const char* libexec = std::getenv("BERTH_LIBEXEC");
+  REQUIRE(libexec != nullptr);
+  const std::string helper = std::string(libexec) + "/berth-heavy";
+  FILE* out = ::popen((helper + " other-protocol libseccomp-version").c_str(), "r");
+  REQUIRE(out != nullptr);
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
+  int status = ::pclose(out);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  json answer = json::parse(text);
+  CHECK(answer["error"]["message"] == helper + " is from another Berth build (protocol 'other-protocol', expected '" +
+                                         std::string(berth::image::kHeavyProtocol) + "')");
+  CHECK(answer["error"]["hint"] == "reinstall Berth");
+  CHECK(answer["error"]["exit_code"] == 125);
+  // The matching protocol answers the same request.
+  CHECK(berth::image::run_heavy({"libseccomp-version"}, -1).at("version").get<std::string>() == libseccomp_version());
+  // An unknown verb is an error the caller sees as berth::Error, with the helper's own words.
+  try {
+    berth::image::run_heavy({"nonsense"}, -1);
+    FAIL("an unknown verb succeeded");
+  } catch (const berth::Error& e) {
+    CHECK(std::string(e.what()) == "berth-heavy: unknown request 'nonsense'");
+    CHECK(e.hint() == "berth runs this helper itself; reinstall Berth");
+    CHECK(e.exit_code() == 125);
+  }
+}
