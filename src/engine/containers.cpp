@@ -419,6 +419,11 @@ std::vector<std::string> remove_incomplete_containers() {
     remove_container(id, true);
     removed.push_back(id);
   }
+  // A create killed inside record_name's atomic write leaves "<name>.tmp-XXXXXXXX" in the name
+  // index. name_taken removes such an entry (its id names no container of that name) and keeps
+  // a real container whose name merely looks like one.
+  for (const auto& name : fs::list_dir(names_dir()))
+    if (name.find(".tmp-") != std::string::npos) name_taken(name);
   return removed;
 }
 
